@@ -1,0 +1,1 @@
+"""Multi-task transforms: every task map moves with the image."""

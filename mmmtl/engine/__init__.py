@@ -1,0 +1,2 @@
+"""Engine: runner hooks."""
+from .hooks import *  # noqa: F401,F403

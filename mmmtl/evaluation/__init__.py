@@ -1,0 +1,1 @@
+"""Evaluation: per-task evaluators, MultiTaskMetric and delta_m."""

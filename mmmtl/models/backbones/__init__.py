@@ -1,0 +1,1 @@
+"""mmmtl.models.backbones."""

@@ -1,0 +1,1 @@
+"""Multi-task data preprocessor (see docs/en/architecture.md)."""

@@ -1,0 +1,1 @@
+"""Visualisation: palettes and task-map rendering."""
