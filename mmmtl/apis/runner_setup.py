@@ -1,0 +1,70 @@
+"""Turn command-line options into a runnable config (used by tools/*.py).
+
+Everything the train and test tools share lives here, so that both apply
+the same device-dependent fixes (CPU launcher, SyncBN, AMP) with the same
+messages.
+"""
+import os.path as osp
+import warnings
+from typing import Any, Optional
+
+import torch
+from mmengine.config import Config, DictAction  # noqa: F401  (re-exported)
+
+from mmmtl.compat.dist import cpu_ddp_wrapper_cfg, init_cpu_process_group
+
+
+def replace_sync_bn(node: Any) -> int:
+    """Replace ``SyncBN`` norm configs by ``BN`` in place; returns a count."""
+    count = 0
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+            count += 1
+        for value in node.values():
+            count += replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            count += replace_sync_bn(value)
+    return count
+
+
+def default_work_dir(config_path: str) -> str:
+    """``work_dirs/<config name>`` like mmsegmentation."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
+
+
+def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
+                   work_dir: Optional[str] = None, amp: bool = False) -> Config:
+    """Apply command-line choices and device fixes to ``cfg`` (in place).
+
+    - ``work_dir``: CLI > config > ``work_dirs/<config name>``.
+    - No CUDA: ``SyncBN`` becomes ``BN`` (with a warning); ``--amp`` raises,
+      since mixed precision needs a GPU here; ``--launcher pytorch`` starts a
+      gloo process group and wraps the model in DDP without device ids.
+    """
+    cfg.launcher = launcher
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = default_work_dir(config_path)
+    has_cuda = torch.cuda.is_available()
+    if not has_cuda:
+        if replace_sync_bn(cfg._cfg_dict):
+            warnings.warn('No CUDA device: SyncBN layers were switched to BN.')
+        if amp:
+            raise SystemExit('--amp needs a CUDA device; this machine has '
+                             'none. Train in fp32 on CPU (drop --amp).')
+        if launcher == 'pytorch':
+            init_cpu_process_group()
+            cfg.model_wrapper_cfg = cpu_ddp_wrapper_cfg(
+                find_unused_parameters=cfg.get('find_unused_parameters',
+                                               False))
+            cfg.env_cfg = dict(cfg.get('env_cfg', {}),
+                               dist_cfg=dict(backend='gloo'))
+    if amp:
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper != 'AmpOptimWrapper':
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    return cfg
