@@ -1,1 +1,12 @@
 """Multi-task transforms: every task map moves with the image."""
+from .formatting import PackMultiTaskInputs
+from .geometric import (MultiTaskRandomCrop, MultiTaskRandomFlip,
+                        MultiTaskRandomResize, MultiTaskRandomScaleRotate,
+                        MultiTaskResize, scale_rotate)
+from .loading import LoadMultiTaskAnnotations
+
+__all__ = [
+    'LoadMultiTaskAnnotations', 'MultiTaskResize', 'MultiTaskRandomResize',
+    'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomScaleRotate',
+    'scale_rotate', 'PackMultiTaskInputs'
+]

@@ -1,0 +1,86 @@
+"""Load every task's annotation of an image into ``results['gt_maps']``."""
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmmtl.datasets.decoders import decode_annotation
+from mmmtl.registry import TRANSFORMS
+from mmmtl.structures import get_task
+from .map_ops import resize_map
+
+
+@TRANSFORMS.register_module()
+class LoadMultiTaskAnnotations(BaseTransform):
+    """Decode each task's annotation with :func:`decode_annotation`.
+
+    Required keys: ``ann_info`` (``{task: dict(type=<decoder>, path=...)}``),
+    ``tasks`` (optional; default all keys of ``ann_info``), ``img`` or
+    ``ori_shape`` (optional; the size the maps are checked against).
+    Added keys: ``gt_maps`` (``{task: np.ndarray}`` in the in-memory formats
+    of :mod:`mmmtl.structures.tasks`).
+
+    Args:
+        size_mismatch: what to do with a map whose (H, W) differs from the
+            image's: ``'error'`` raises a ``ValueError`` naming the file, the
+            task and both shapes; ``'resize'`` resizes the map to the image
+            (nearest for label/binary/scalar maps, bicubic plus
+            re-normalisation for normals, ignored zero vectors stay zero).
+    """
+
+    MODES = ('error', 'resize')
+
+    def __init__(self, size_mismatch: str = 'error') -> None:
+        super().__init__()
+        if size_mismatch not in self.MODES:
+            raise ValueError(f'size_mismatch must be one of {self.MODES}, '
+                             f'got {size_mismatch!r}')
+        self.size_mismatch = size_mismatch
+
+    @staticmethod
+    def reference_shape(results: dict) -> Optional[Tuple[int, int]]:
+        """(H, W) of the loaded image, else ``ori_shape``, else None."""
+        if results.get('img') is not None:
+            return tuple(results['img'].shape[:2])
+        if results.get('ori_shape') is not None:
+            return tuple(results['ori_shape'][:2])
+        return None
+
+    def fit(self, array: np.ndarray, task: str, ann: dict,
+            shape: Tuple[int, int]) -> np.ndarray:
+        """Check (or resize) one map against the (H, W) ``shape``."""
+        if tuple(array.shape[:2]) == shape:
+            return array
+        if self.size_mismatch == 'error':
+            raise ValueError(
+                f'task {task!r}: annotation {ann.get("path", "<no path>")} '
+                f'has shape {tuple(array.shape[:2])} but the image has shape '
+                f'{shape}; use LoadMultiTaskAnnotations('
+                f"size_mismatch='resize') to resize it to the image")
+        return resize_map(array, get_task(task), (shape[1], shape[0]),
+                          normal_interpolation=cv2.INTER_CUBIC)
+
+    def transform(self, results: dict) -> dict:
+        ann_info = results['ann_info']
+        tasks = tuple(results.get('tasks') or ann_info)
+        shape = self.reference_shape(results)
+        gt_maps = {}
+        for task in tasks:
+            get_task(task)
+            if task not in ann_info:
+                raise KeyError(
+                    f'task {task!r} has no annotation in ann_info of '
+                    f'{results.get("img_path", "<unknown image>")}; it has: '
+                    f'{", ".join(ann_info)}')
+            array = decode_annotation(task, ann_info[task])
+            if shape is not None:
+                array = self.fit(array, task, ann_info[task], shape)
+            gt_maps[task] = array
+        results['gt_maps'] = gt_maps
+        results['tasks'] = tasks
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}('
+                f'size_mismatch={self.size_mismatch!r})')
