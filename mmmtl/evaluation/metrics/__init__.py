@@ -1,0 +1,4 @@
+"""Evaluation metrics registered in ``mmmtl.registry.METRICS``."""
+from .multitask_metric import MultiTaskMetric
+
+__all__ = ['MultiTaskMetric']
