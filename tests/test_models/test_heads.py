@@ -1,0 +1,79 @@
+"""Dense task heads: shapes, parameter counts, mmseg decode heads."""
+import pytest
+import torch
+
+from mmmtl.models.heads import ConvTaskHead, MultiScaleFusionHead
+from mmmtl.registry import MODELS
+
+SWIN_T = [96, 192, 384, 768]
+HRNET_W18 = [18, 36, 72, 144]
+
+
+def _feats(channels, size=16, batch=2):
+    return [torch.randn(batch, c, size // 2**i, size // 2**i)
+            for i, c in enumerate(channels)]
+
+
+def _fusion_head_params(in_channels, out_channels, expansion=4):
+    """Hand count: bias-free 1x1 reductions, fusion conv + BN, classifier."""
+    reduce = sum(c_in * c_out for c_in, c_out in zip(in_channels, HRNET_W18))
+    fused = sum(HRNET_W18)
+    hidden = fused * expansion
+    fuse = fused * hidden + hidden + 2 * hidden
+    cls = hidden * out_channels + out_channels
+    return reduce + fuse + cls
+
+
+def test_fusion_head_output_shape_and_grad():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='MultiScaleFusionHead',
+                             in_channels=[8, 16, 32, 64], out_channels=3))
+    feats = _feats([8, 16, 32, 64])
+    out = head(feats)
+    assert out.shape == (2, 3, 16, 16)
+    out.sum().backward()
+    assert all(p.grad is not None for p in head.parameters())
+
+
+@pytest.mark.parametrize('out_channels', [21, 7, 1, 3])
+def test_fusion_head_parameter_count_swin_t(out_channels):
+    head = MultiScaleFusionHead(SWIN_T, out_channels)
+    count = sum(p.numel() for p in head.parameters())
+    assert count == _fusion_head_params(SWIN_T, out_channels)
+    assert count == {21: 464421, 7: 449287, 1: 442801, 3: 444963}[
+        out_channels]
+
+
+def test_fusion_head_matches_reference_count():
+    """References' stage channels (after patch merging): 0.48-0.50 M."""
+    ref_stages = [192, 384, 768, 768]
+    assert sum(p.numel() for p in MultiScaleFusionHead(
+        ref_stages, 21).parameters()) == 500709
+    assert sum(p.numel() for p in MultiScaleFusionHead(
+        ref_stages, 1).parameters()) == 479089
+
+
+def test_fusion_head_in_index_and_norm_after_reduce():
+    head = MultiScaleFusionHead([16, 32], 2, channels=(4, 8), in_index=(1, 2),
+                                expansion=1, reduce_norm_cfg=dict(type='BN'))
+    out = head(_feats([8, 16, 32, 64]))
+    assert out.shape == (2, 2, 8, 8)
+    with pytest.raises(ValueError, match='channels'):
+        head(_feats([8, 16, 16, 64]))
+
+
+def test_conv_task_head():
+    head = ConvTaskHead(in_channels=16, out_channels=5, channels=4,
+                        in_index=1)
+    assert head(_feats([8, 16, 32])).shape == (2, 5, 8, 8)
+    with pytest.raises(IndexError, match='in_index'):
+        head(_feats([8]))
+
+
+def test_mmseg_fcn_head_as_label_head():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='FCNHead', in_channels=64, in_index=3,
+                             channels=8, num_convs=1, num_classes=21,
+                             concat_input=False))
+    out = head.forward(_feats([8, 16, 32, 64]))
+    assert out.shape == (2, 21, 2, 2)
