@@ -1,0 +1,147 @@
+"""Attaching adapter modules to a backbone's submodules through forward hooks.
+
+An adapter never becomes a child of the module it adapts: the hook object
+holds a reference to it, and the adapter itself lives on the wrapper
+(:class:`~mmmtl.models.adapters.AdaptedBackbone`). Therefore
+
+* the wrapped backbone's module tree and state-dict keys are unchanged, so
+  its pretrained checkpoints load as usual;
+* the backbone's own ``init_weights`` never touches the adapters;
+* ``copy.deepcopy`` of the wrapper copies the hook objects together with the
+  adapters, and deepcopy's memo makes each copied hook point at the copied
+  adapter.
+
+Modes (``x``: the hooked module's input, ``y``: its output):
+
+* ``parallel``: ``y + adapter(x)`` (e.g. beside a transformer block's MLP);
+* ``sequential``: ``adapter(y)``;
+* ``wrap``: ``y + adapter(x)`` on an ``nn.Linear`` (LoRA-style); the adapter
+  must map ``in_features`` to ``out_features``.
+"""
+import re
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+MODES = ('parallel', 'sequential', 'wrap')
+
+
+def find_modules(root: nn.Module, pattern: str) -> List[Tuple[str, nn.Module]]:
+    """Submodules of ``root`` whose qualified name fully matches ``pattern``.
+
+    Args:
+        root: the module to search (its ``named_modules()``).
+        pattern: a regular expression matched with ``re.fullmatch``.
+
+    Returns:
+        ``[(name, module), ...]`` in ``named_modules()`` order.
+
+    Raises:
+        ValueError: if nothing matches; the message names the pattern and
+            shows a few module names of ``root``.
+    """
+    regex = re.compile(pattern)
+    found = [(name, module) for name, module in root.named_modules()
+             if name and regex.fullmatch(name)]
+    if not found:
+        names = [name for name, _ in root.named_modules() if name]
+        examples = ', '.join(names[:4] + ['...'] + names[-4:]) if len(
+            names) > 8 else ', '.join(names)
+        raise ValueError(
+            f'pattern {pattern!r} matches no module of '
+            f'{type(root).__name__} (full match over named_modules(); '
+            f'examples: {examples})')
+    return found
+
+
+def hooked_input(args: tuple, kwargs: Dict[str, Any],
+                 input_key: Optional[str]) -> Tensor:
+    """The tensor a hooked module was called with.
+
+    ``args[0]`` by default, or ``kwargs[input_key]`` when ``input_key`` is
+    given (for modules called with keyword arguments only).
+    """
+    if input_key is not None:
+        if input_key not in kwargs:
+            raise KeyError(f'hooked module was called without keyword '
+                           f'{input_key!r} (got {sorted(kwargs)})')
+        return kwargs[input_key]
+    if not args:
+        raise KeyError('hooked module was called without positional input; '
+                       'set input_key to the keyword that carries it '
+                       f'(got {sorted(kwargs)})')
+    return args[0]
+
+
+class AdapterHook:
+    """Forward hook that applies ``adapter`` to a module's input or output.
+
+    Registered with ``register_forward_hook(hook, with_kwargs=True)``. When
+    ``record`` is true the adapter must implement
+    ``forward_with_tasks(x) -> (delta, {task: residual})``; the per-task
+    residuals of the latest call are kept in :attr:`records` until the owner
+    pops them with :meth:`pop_records`.
+
+    Args:
+        adapter: the module applied by the hook.
+        mode: one of :data:`MODES`.
+        input_key: keyword carrying the hooked module's input (default:
+            the first positional argument).
+        record: whether to record per-task residuals (a task-feature site).
+    """
+
+    def __init__(self, adapter: nn.Module, mode: str = 'parallel',
+                 input_key: Optional[str] = None, record: bool = False):
+        if mode not in MODES:
+            raise ValueError(f'adapter mode {mode!r} is not one of {MODES}')
+        self.adapter = adapter
+        self.mode = mode
+        self.input_key = input_key
+        self.record = record
+        self.records: Optional[Dict[str, Tensor]] = None
+
+    def __call__(self, module: nn.Module, args: tuple,
+                 kwargs: Dict[str, Any], output: Tensor) -> Tensor:
+        if self.mode == 'sequential':
+            source = output
+        else:
+            source = hooked_input(args, kwargs, self.input_key)
+        if self.record:
+            delta, self.records = self.adapter.forward_with_tasks(source)
+        else:
+            delta = self.adapter(source)
+        if self.mode == 'sequential':
+            return delta
+        return output + delta
+
+    def pop_records(self) -> Optional[Dict[str, Tensor]]:
+        """Return and forget the residuals recorded by the latest call."""
+        records, self.records = self.records, None
+        return records
+
+
+def attach(module: nn.Module, hook: AdapterHook) -> torch.utils.hooks.RemovableHandle:
+    """Register ``hook`` on ``module`` (checks ``wrap`` targets a Linear)."""
+    if hook.mode == 'wrap' and not isinstance(module, nn.Linear):
+        raise TypeError(f"adapter mode 'wrap' needs an nn.Linear, got "
+                        f'{type(module).__name__}')
+    return module.register_forward_hook(hook, with_kwargs=True)
+
+
+def detach(module: nn.Module, hook: object) -> None:
+    """Remove every registration of ``hook`` from ``module``'s forward and
+    forward-pre hooks.
+
+    Works on deep copies too (where the original handles would point at the
+    original module's hook dictionary).
+    """
+    for hooks, extras in (
+        (module._forward_hooks, (module._forward_hooks_with_kwargs,
+                                 module._forward_hooks_always_called)),
+        (module._forward_pre_hooks, (module._forward_pre_hooks_with_kwargs,)),
+    ):
+        for key in [key for key, value in hooks.items() if value is hook]:
+            del hooks[key]
+            for extra in extras:
+                extra.pop(key, None)
