@@ -7,6 +7,9 @@ float32 (H, W, 3), ``scalar`` float32 (H, W)) and the task's
 
 * ``label``, ``binary`` and ``scalar`` maps use nearest interpolation, so no
   new value is ever created (no blending across depth discontinuities).
+  Resizing uses ``cv2.INTER_NEAREST_EXACT``, which samples pixel centres
+  like the bilinear image resize (``cv2.INTER_NEAREST`` is offset by up to
+  a source pixel when downscaling, which misaligns maps and image).
 * ``normal`` maps are interpolated (bilinear by default), re-normalised to
   unit length, and every pixel whose nearest source pixel was ignored (zero
   vector) stays a zero vector.
@@ -34,12 +37,6 @@ def normal_validity(normals: np.ndarray) -> np.ndarray:
     return np.any(normals != 0, axis=2).astype(np.uint8)
 
 
-def _fill_value(spec: TaskSpec, array: np.ndarray):
-    """The ignore value cast to ``array``'s dtype, one per channel."""
-    value = array.dtype.type(spec.ignore_value)
-    return (value, ) * 3 if array.ndim == 3 else value
-
-
 def resize_map(array: np.ndarray,
                spec: TaskSpec,
                size: Tuple[int, int],
@@ -58,10 +55,10 @@ def resize_map(array: np.ndarray,
     """
     size = (int(size[0]), int(size[1]))
     if spec.kind != 'normal':
-        return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST_EXACT)
     resized = cv2.resize(array, size, interpolation=normal_interpolation)
     valid = cv2.resize(normal_validity(array), size,
-                       interpolation=cv2.INTER_NEAREST).astype(bool)
+                       interpolation=cv2.INTER_NEAREST_EXACT).astype(bool)
     out = normalize_vectors(resized)
     out[~valid] = 0.0
     return out
@@ -171,7 +168,7 @@ def scale_rotate_map(array: np.ndarray,
         return cv2.warpAffine(array, matrix, (width, height),
                               flags=cv2.INTER_NEAREST,
                               borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=_fill_value(spec, array))
+                              borderValue=float(spec.ignore_value))
     warped = cv2.warpAffine(array, matrix, (width, height),
                             flags=cv2.INTER_LINEAR,
                             borderMode=cv2.BORDER_CONSTANT,
