@@ -64,7 +64,7 @@ class MultiTaskSegmentor(BaseModel):
             self.losses[task] = MODELS.build(loss)
             self.loss_weights[task] = float(weight)
         self.train_cfg = train_cfg or {}
-        self.test_cfg = dict(output_size='original', **(test_cfg or {}))
+        self.test_cfg = {'output_size': 'original', **(test_cfg or {})}
         if self.test_cfg['output_size'] not in OUTPUT_SIZES:
             raise ValueError(f"test_cfg['output_size'] must be one of "
                              f"{OUTPUT_SIZES}, got "
