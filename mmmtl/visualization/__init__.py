@@ -1,1 +1,4 @@
 """Visualisation: palettes and task-map rendering."""
+from .task_maps import class_palette, colorize_task_map, heat_map, make_grid
+
+__all__ = ['class_palette', 'colorize_task_map', 'heat_map', 'make_grid']
