@@ -45,8 +45,8 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
 class PackMultiTaskInputs(BaseTransform):
     """Pack ``img`` and ``gt_maps`` for :class:`MultiTaskDataPreProcessor`.
 
-    Returns ``dict(inputs=Tensor (3, H, W), data_samples=MultiTaskDataSample)``:
-    ``inputs`` keeps the image's dtype and channel order (uint8 BGR as
+    Returns ``dict(inputs, data_samples)``: ``inputs`` is a (3, H, W) tensor
+    that keeps the image's dtype and channel order (uint8 BGR as
     loaded); ``data_samples.gt_maps`` is a ``PixelData`` with one field per
     task (see :func:`map_to_tensor`) when ``results`` has ``gt_maps``.
 
