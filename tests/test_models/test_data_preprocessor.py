@@ -121,3 +121,27 @@ def test_outputs_follow_the_module_device():
     out = preprocessor(dict(inputs=[img], data_samples=[sample]), True)
     assert out['inputs'].device == preprocessor.device
     assert out['data_samples'][0].gt_maps.semseg.device == preprocessor.device
+
+
+def test_packed_pipeline_batch_pads_to_a_stackable_batch():
+    from mmengine.dataset import pseudo_collate
+
+    from mmmtl.registry import TRANSFORMS
+    pack = TRANSFORMS.build(dict(type='PackMultiTaskInputs'))
+    items = []
+    for height, width in [(5, 7), (6, 4)]:
+        items.append(
+            pack(
+                dict(img=np.full((height, width, 3), 10, np.uint8),
+                     gt_maps=dict(
+                         semseg=np.ones((height, width), np.uint8),
+                         normals=np.tile(np.float32([0, 0, 1]),
+                                         (height, width, 1))))))
+    out = build(mean=[10] * 3, std=[2] * 3)(pseudo_collate(items), True)
+    assert out['inputs'].shape == (2, 3, 6, 7)
+    assert torch.all(out['inputs'][0, :, :5, :7] == 0)
+    semseg = torch.stack([s.gt_maps.semseg for s in out['data_samples']])
+    normals = torch.stack([s.gt_maps.normals for s in out['data_samples']])
+    assert semseg.shape == (2, 1, 6, 7) and normals.shape == (2, 3, 6, 7)
+    assert int((semseg == 255).sum()) == 6 * 7 * 2 - 5 * 7 - 6 * 4
+    assert int((normals.norm(dim=1) == 0).sum()) == 6 * 7 * 2 - 5 * 7 - 6 * 4
