@@ -1,9 +1,11 @@
 """MultiTaskSegmentor: losses, single backbone pass, routing, predict."""
 import math
+import os.path as osp
 
 import pytest
 import torch
 import torch.nn.functional as F
+from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
 from torch import nn
@@ -306,3 +308,18 @@ def test_train_step_with_preprocessor():
     assert math.isfinite(log_vars['loss'].item())
     assert set(log_vars) >= {f'loss_{t}' for t in WEIGHTS}
     assert not torch.equal(before, model.heads['depth'].cls.weight)
+
+
+def test_base_config_builds_swin_t_with_reference_weights():
+    """The Swin-T base config: mmseg Swin-T (27,520,698 params), 5 heads."""
+    cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..',
+                                   'configs', '_base_', 'models',
+                                   'mtl_swin_t.py'))
+    model = MODELS.build(cfg.model)
+    assert type(model.data_preprocessor).__name__ == (
+        'MultiTaskDataPreProcessor')
+    assert model.loss_weights == dict(semseg=1.0, human_parts=2.0,
+                                      saliency=5.0, normals=10.0, edges=50.0)
+    assert {t: h.out_channels for t, h in model.heads.items()} == dict(
+        semseg=21, human_parts=7, saliency=1, normals=3, edges=1)
+    assert sum(p.numel() for p in model.backbone.parameters()) == 27520698
