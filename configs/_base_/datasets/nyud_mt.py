@@ -1,0 +1,38 @@
+# NYUD-v2 multi-task (NYUD_MT): semseg (40 classes), depth, normals, edges.
+# 448x448 as in MTLoRA / TADFormer. Evaluators are added by the experiment
+# configs.
+dataset_type = 'NYUDv2MTDataset'
+data_root = 'data/NYUDv2'
+tasks = None  # None: every task the dataset provides
+crop_size = (448, 448)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='MultiTaskRandomScaleRotate', prob=0.5, max_rotate=20,
+         scale_range=(0.75, 1.25)),
+    dict(type='MultiTaskResize', scale=crop_size, keep_ratio=False),
+    dict(type='MultiTaskRandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackMultiTaskInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiTaskResize', scale=crop_size, keep_ratio=False),
+    dict(type='LoadMultiTaskAnnotations'),
+    dict(type='PackMultiTaskInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 tasks=tasks, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='val',
+                 tasks=tasks, test_mode=True, pipeline=test_pipeline))
+test_dataloader = val_dataloader
