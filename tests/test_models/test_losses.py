@@ -61,7 +61,7 @@ def test_normals_l1_normalises_and_skips_zero_vectors():
     target = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]).t().view(
         1, 3, 1, 2)
     loss = NormalsL1Loss()(pred, target)
-    # pixel 0: normalised (1, 0, 0) vs (0, 1, 0): |1| + |1| + 0; pixel 1 ignored
+    # pixel 0: normalised (1, 0, 0) vs (0, 1, 0) -> 1 + 1 + 0; pixel 1 ignored
     assert loss.item() == pytest.approx(2.0 / 3.0, rel=1e-6)
     raw = NormalsL1Loss(normalize=False)(pred, target)
     assert raw.item() == pytest.approx((2.0 + 1.0) / 3.0, rel=1e-6)

@@ -1,5 +1,5 @@
 """The multi-task segmentor: one backbone pass, one head and loss per task."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
