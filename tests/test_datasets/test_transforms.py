@@ -217,6 +217,18 @@ def test_size_mismatch_resize_fits_maps_to_image(tmp_path):
     assert np.all(norms[label == 4] == 0)
 
 
+def test_maps_stay_at_original_size_after_an_earlier_resize(tmp_path):
+    label = make_label(16, 24)
+    info = write_annotations(tmp_path, label)
+    results = Compose([
+        dict(type='LoadImageFromFile'),
+        dict(type='MultiTaskResize', scale=(12, 8)),
+        dict(type='LoadMultiTaskAnnotations'),
+    ])(info)
+    assert results['img'].shape[:2] == (8, 12)
+    np.testing.assert_array_equal(results['gt_maps']['semseg'], label)
+
+
 def test_size_mismatch_mode_is_checked():
     with pytest.raises(ValueError, match='size_mismatch'):
         build(dict(type='LoadMultiTaskAnnotations', size_mismatch='crop'))

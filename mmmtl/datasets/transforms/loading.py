@@ -16,16 +16,20 @@ class LoadMultiTaskAnnotations(BaseTransform):
     """Decode each task's annotation with :func:`decode_annotation`.
 
     Required keys: ``ann_info`` (``{task: dict(type=<decoder>, path=...)}``),
-    ``tasks`` (optional; default all keys of ``ann_info``), ``img`` or
-    ``ori_shape`` (optional; the size the maps are checked against).
+    ``tasks`` (optional; default all keys of ``ann_info``), ``ori_shape`` or
+    ``img`` (optional; the size the maps are checked against).
     Added keys: ``gt_maps`` (``{task: np.ndarray}`` in the in-memory formats
     of :mod:`mmmtl.structures.tasks`).
 
+    Maps are fitted to the *original* image (``ori_shape``, set by
+    ``LoadImageFromFile``), so a test pipeline may resize the image before
+    this transform and keep the ground truth at the original resolution.
+
     Args:
         size_mismatch: what to do with a map whose (H, W) differs from the
-            image's: ``'error'`` raises a ``ValueError`` naming the file, the
-            task and both shapes; ``'resize'`` resizes the map to the image
-            (nearest for label/binary/scalar maps, bicubic plus
+            original image's: ``'error'`` raises a ``ValueError`` naming the
+            file, the task and both shapes; ``'resize'`` resizes the map to
+            it (nearest for label/binary/scalar maps, bicubic plus
             re-normalisation for normals, ignored zero vectors stay zero).
     """
 
@@ -40,11 +44,12 @@ class LoadMultiTaskAnnotations(BaseTransform):
 
     @staticmethod
     def reference_shape(results: dict) -> Optional[Tuple[int, int]]:
-        """(H, W) of the loaded image, else ``ori_shape``, else None."""
-        if results.get('img') is not None:
-            return tuple(results['img'].shape[:2])
+        """(H, W) of the original image: ``ori_shape``, else the loaded
+        ``img``'s shape, else None (no check)."""
         if results.get('ori_shape') is not None:
             return tuple(results['ori_shape'][:2])
+        if results.get('img') is not None:
+            return tuple(results['img'].shape[:2])
         return None
 
     def fit(self, array: np.ndarray, task: str, ann: dict,
