@@ -37,3 +37,10 @@ def test_errors_name_the_task():
         build_task_evaluator('semseg')
     with pytest.raises(KeyError, match="unknown evaluator 'Nope'"):
         build_task_evaluator('depth', 'Nope')
+
+
+def test_class_names_from_the_dataset_name_per_class_keys():
+    semseg = build_task_evaluator('semseg', dict(per_class=True),
+                                  num_classes=2, class_names=('bg', 'cat'))
+    out = semseg.compute([semseg.process([[0, 1]], [[0, 0]])])
+    assert out['IoU.bg'] == 50.0 and out['IoU.cat'] == 0.0

@@ -11,5 +11,5 @@ from .saliency import SaliencyEvaluator
 __all__ = ['TaskEvaluator', 'TASK_EVALUATORS', 'DEFAULT_TASK_EVALUATORS',
            'DEFAULT_KIND_EVALUATORS', 'build_task_evaluator',
            'register_evaluator', 'to_numpy', 'LabelEvaluator',
-           'SaliencyEvaluator',
-           'NormalsEvaluator', 'DepthEvaluator', 'EdgeEvaluator']
+           'SaliencyEvaluator', 'NormalsEvaluator', 'DepthEvaluator',
+           'EdgeEvaluator']

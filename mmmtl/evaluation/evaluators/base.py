@@ -111,7 +111,9 @@ def _resolve_cfg(task: str, cfg: Union[None, str, dict]) -> dict:
 
 def build_task_evaluator(task: str,
                          cfg: Union[None, str, dict] = None,
-                         num_classes: Optional[int] = None) -> TaskEvaluator:
+                         num_classes: Optional[int] = None,
+                         class_names: Optional[Sequence[str]] = None
+                         ) -> TaskEvaluator:
     """Build the evaluator of ``task``.
 
     The evaluator is chosen by task name when a specific one exists
@@ -122,6 +124,7 @@ def build_task_evaluator(task: str,
         task: a registered task name (unknown names raise ``KeyError``).
         cfg: optional override (class name, config dict or keyword dict).
         num_classes: number of classes, passed to evaluators that need it.
+        class_names: class names, passed along with ``num_classes``.
     """
     get_task(task)
     cfg = _resolve_cfg(task, cfg)
@@ -136,5 +139,8 @@ def build_task_evaluator(task: str,
                            "classes (dataset_meta['num_classes'] "
                            f'[{task!r}] or num_classes in its config)')
         cfg['num_classes'] = num_classes
+    if (cls.requires_num_classes and class_names is not None
+            and 'class_names' not in cfg):
+        cfg['class_names'] = tuple(class_names)
     return cls(task=task, **cfg)
 

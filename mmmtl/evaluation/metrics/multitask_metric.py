@@ -81,9 +81,10 @@ class MultiTaskMetric(BaseMetric):
         """The (cached) evaluator of ``task``."""
         if task not in self._evaluators:
             meta = self.dataset_meta or {}
-            num_classes = meta.get('num_classes', {}).get(task)
             self._evaluators[task] = build_task_evaluator(
-                task, self.evaluator_cfgs.get(task), num_classes=num_classes)
+                task, self.evaluator_cfgs.get(task),
+                num_classes=meta.get('num_classes', {}).get(task),
+                class_names=meta.get('classes', {}).get(task))
         return self._evaluators[task]
 
     def delta_m_metric(self, task: str) -> str:
