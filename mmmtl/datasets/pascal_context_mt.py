@@ -4,6 +4,7 @@ from typing import Dict, List, Optional
 
 from mmmtl.registry import DATASETS
 from .cache import cache_key, cached_json, path_stamp, user_cache_dir
+from .decoders import AnnotationError
 from .formats.pascal import PART_CLASSES, has_person_parts
 from .multitask_dataset import PREPARE_DOC, MultiTaskDataset
 
@@ -85,9 +86,17 @@ class PascalContextMTDataset(MultiTaskDataset):
         cache_file = (user_cache_dir() / 'pascal_context_parts' /
                       f'{cache_key(root, self.split)}.json')
 
+        def scan(img_id: str) -> bool:
+            path = self.parts_path(img_id)
+            if not osp.isfile(path):
+                return False
+            try:
+                return has_person_parts(path)
+            except AnnotationError:
+                return True  # the decoder reports the file when loading
+
         def build() -> Dict[str, bool]:
-            return {i: osp.isfile(self.parts_path(i))
-                    and has_person_parts(self.parts_path(i)) for i in ids}
+            return {i: scan(i) for i in ids}
 
         return cached_json(cache_file, stamp, build)
 
