@@ -18,6 +18,7 @@ setup(
     long_description=Path('README.md').read_text(encoding='utf-8'),
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    package_data={'mmmtl.datasets': ['data/*.json']},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime'),
     extras_require=dict(tests=read_requirements('tests')),
