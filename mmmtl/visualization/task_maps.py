@@ -56,8 +56,9 @@ def colorize_task_map(task: str, array, num_classes: Optional[int] = None,
             (255 white), binary -> heat map of 0/1 or probabilities (255
             white), normal -> (n + 1) / 2 (zero vectors black),
             scalar -> heat map scaled to its maximum (0 black).
-        array: numpy array or tensor, (H, W), (1, H, W), (H, W, 3) or
-            (3, H, W) for normals.
+        array: numpy array or tensor, (H, W) or (1, H, W); normals as
+            numpy (H, W, 3) (the in-memory format) or tensor (3, H, W)
+            (the packed format).
         num_classes: classes of a label task (default: max label + 1).
         palette: colours (num_classes, 3) of a label task.
 
@@ -65,9 +66,11 @@ def colorize_task_map(task: str, array, num_classes: Optional[int] = None,
         uint8 (H, W, 3) RGB.
     """
     kind = get_task(task).kind
+    channels_first = hasattr(array, 'detach')
     array = _to_numpy(array)
     if kind == 'normal':
-        if array.ndim == 3 and array.shape[0] == 3 and array.shape[2] != 3:
+        if array.ndim == 3 and array.shape[0] == 3 and (
+                channels_first or array.shape[2] != 3):
             array = array.transpose(1, 2, 0)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f'task {task!r}: expected (H, W, 3) or '
