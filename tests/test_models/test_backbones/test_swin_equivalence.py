@@ -156,19 +156,23 @@ def test_out_after_downsample_matches_timm_merging(tmp_path, timm_222):
 
 
 def test_window_size_change_interpolates_tables(tmp_path):
-    timm_model = _timm_swin_t(224)
-    path = str(tmp_path / 'swin_t_timm.pth')
+    torch.manual_seed(0)
+    small = dict(embed_dim=16, depths=(2, 2), num_heads=(2, 4))
+    timm_model = timm.create_model('swin_tiny_patch4_window7_224',
+                                   pretrained=False, img_size=56, **small)
+    path = str(tmp_path / 'swin_small_timm.pth')
     torch.save(timm_model.state_dict(), path)
     model = MODELS.build(
-        dict(type='SwinTransformerMTL', drop_path_rate=0., window_size=12,
-             pretrained=path))
+        dict(type='SwinTransformerMTL', embed_dims=16, depths=(2, 2),
+             num_heads=(2, 4), strides=(4, 2), out_indices=(0, 1),
+             drop_path_rate=0., window_size=12, pretrained=path))
     model.init_weights()
-    table = model.stages[2].blocks[1].attn.w_msa.relative_position_bias_table
-    assert table.shape == (23 * 23, 12)
-    source = timm_model.layers[2].blocks[1].attn.relative_position_bias_table
-    grid = source.detach().t().reshape(1, 12, 13, 13)
+    table = model.stages[1].blocks[1].attn.w_msa.relative_position_bias_table
+    assert table.shape == (23 * 23, 4)
+    source = timm_model.layers[1].blocks[1].attn.relative_position_bias_table
+    grid = source.detach().t().reshape(1, 4, 13, 13)
     expected = F.interpolate(grid, size=(23, 23), mode='bicubic',
-                             align_corners=False).reshape(12, -1).t()
+                             align_corners=False).reshape(4, -1).t()
     torch.testing.assert_close(table.detach(), expected)
     out = model(torch.randn(1, 3, 96, 96))
-    assert [o.shape[1] for o in out] == [96, 192, 384, 768]
+    assert [tuple(o.shape[1:]) for o in out] == [(16, 24, 24), (32, 12, 12)]
