@@ -1,4 +1,4 @@
-"""PASCAL-Context multi-task dataset (the ASTMT / MTI-Net ``PASCAL_MT`` folder)."""
+"""PASCAL-Context multi-task dataset (ASTMT / MTI-Net ``PASCAL_MT``)."""
 import os.path as osp
 from typing import Dict, List, Optional
 
@@ -63,7 +63,7 @@ class PascalContextMTDataset(MultiTaskDataset):
         return osp.join(self.data_root, *parts)
 
     def semseg_path(self, img_id: str) -> str:
-        """``semseg/VOC12/<id>.png`` if present, else the pascal-context one."""
+        """``semseg/VOC12/<id>.png`` if present, else ``pascal-context``."""
         for folder in self.SEMSEG_DIRS:
             candidate = self.path(folder, f'{img_id}.png')
             if osp.isfile(candidate):

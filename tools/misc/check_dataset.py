@@ -17,7 +17,8 @@ import sys
 from collections import Counter, defaultdict
 from typing import Dict, List, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402

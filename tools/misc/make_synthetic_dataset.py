@@ -11,7 +11,8 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO_ROOT)
 
 from mmmtl.datasets.synthetic import (ensure_synthetic_dataset,  # noqa: E402
                                       synthetic_cache_root)

@@ -1,4 +1,4 @@
-"""Annotation decoders of the on-disk dataset formats (registered on import)."""
+"""Decoders of the on-disk dataset formats (registered on import)."""
 from .common import image_size, read_indexed_png
 from .nyud import decode_nyud_semseg
 from .pascal import (PART_GROUPS, PERSON_CLASS_INDEX, has_person_parts,

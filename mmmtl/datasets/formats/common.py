@@ -44,7 +44,7 @@ def read_indexed_png(path: str) -> np.ndarray:
 
 @register_decoder('png_index')
 def decode_png_index(path: str) -> np.ndarray:
-    """Label PNG (grey or palette) of class ids, 255 = ignore -> uint8 (H, W)."""
+    """Grey or palette label PNG, 255 = ignore -> uint8 (H, W)."""
     array = read_indexed_png(path)
     if array.max(initial=0) > 255:
         raise AnnotationError(f'label values above 255 in {path}')

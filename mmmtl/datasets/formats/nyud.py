@@ -8,7 +8,7 @@ from .common import read_indexed_png
 
 @register_decoder('nyud_semseg')
 def decode_nyud_semseg(path: str) -> np.ndarray:
-    """40-class PNG with 0 = unlabelled -> uint8 (H, W): 0 -> 255, v -> v - 1."""
+    """40-class PNG, 0 = unlabelled -> uint8 (H, W): 0 -> 255, v -> v - 1."""
     raw = read_indexed_png(path).astype(np.int64)
     return np.where(raw == 0, 255, raw - 1).astype(np.uint8)
 

@@ -1,4 +1,4 @@
-"""PASCAL-Context multi-task formats (the ASTMT / MTI-Net ``PASCAL_MT`` folder).
+"""PASCAL-Context multi-task formats (ASTMT / MTI-Net ``PASCAL_MT``).
 
 * ``human_parts/<id>.mat``: Pascal-Part annotation. ``anno[0][0][1][0]`` is
   the array of objects; object ``o``: ``o[1][0][0]`` VOC class index
