@@ -66,7 +66,7 @@ def decode_png_label(path: str) -> np.ndarray:
 
 @register_decoder('png_binary')
 def decode_png_binary(path: str, threshold: float = 0.5) -> np.ndarray:
-    """Grey PNG -> uint8 (H, W) of 0/1 (value/255 > threshold), 255 kept."""
+    """Grey PNG -> uint8 (H, W) of 0/1 (value/255 > threshold)."""
     array = read_image_file(path, cv2.IMREAD_GRAYSCALE)
     out = (array.astype(np.float32) / 255.0 > threshold).astype(np.uint8)
     return out
