@@ -229,7 +229,7 @@ def parse_args() -> argparse.Namespace:
                         default='benchmarks/results/tasks_scaling.json')
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--repeats', type=int, default=5)
     parser.add_argument('--methods', default='vmt,vmt_lite')
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')

@@ -222,8 +222,21 @@ class VMTLayer(nn.Module):
                 (beta - mean_b).view(shape)
         else:
             ke = self._task_dwconv(h, weight - mean_w, beta - mean_b)
-        residuals = self.scale * self._up(ke, bias=False)
+        residuals = self._task_up(ke)
         return shared, dict(zip(self.tasks, residuals.unbind(0)))
+
+    def _task_up(self, ke: Tensor) -> Tensor:
+        """s * ke U without bias: (T, ..., k) -> (T, ..., d).
+
+        For tokens (T, B, L, k) the product is computed channels-first and
+        returned as a (T, B, L, d) view, so reshaping it to a stage feature
+        (B, d, H, W) needs no copy.
+        """
+        weight = self.down.weight.t() if self.tied else self.up.weight
+        if ke.dim() == 4:
+            out = torch.einsum('tblk,dk->tbdl', ke, self.scale * weight)
+            return out.transpose(-1, -2)
+        return self.scale * F.linear(ke, weight)
 
     def _task_dwconv(self, h: Tensor, kernels: Tensor,
                      beta: Tensor) -> Tensor:
