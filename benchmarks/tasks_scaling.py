@@ -17,7 +17,8 @@ Ratios are vs T=1.
 
 Example::
 
-    python benchmarks/tasks_scaling.py --out benchmarks/results/tasks_scaling.json
+    python benchmarks/tasks_scaling.py \\
+        --out benchmarks/results/tasks_scaling.json
 """
 import argparse
 import json

@@ -121,7 +121,8 @@ class AdapterHook:
         return records
 
 
-def attach(module: nn.Module, hook: AdapterHook) -> torch.utils.hooks.RemovableHandle:
+def attach(module: nn.Module,
+           hook: AdapterHook) -> torch.utils.hooks.RemovableHandle:
     """Register ``hook`` on ``module`` (checks ``wrap`` targets a Linear)."""
     if hook.mode == 'wrap' and not isinstance(module, nn.Linear):
         raise TypeError(f"adapter mode 'wrap' needs an nn.Linear, got "

@@ -206,7 +206,8 @@ class VMTLayer(nn.Module):
             for t, task in enumerate(self.tasks)
         }
 
-    def forward_with_tasks(self, u: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
+    def forward_with_tasks(self,
+                           u: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Shared delta and the task residuals s * (a_t - mean_t a_t).
 
         h is computed once; each task adds one thin KE and a (k -> d)
@@ -262,7 +263,8 @@ class VMTAdapter(AdaptedBackbone):
     """VMT-Adapter: a :class:`VMTLayer` parallel to every target MLP.
 
     Args:
-        module: backbone config (default targets fit mmseg ``SwinTransformer``).
+        module: backbone config (the default targets fit mmseg
+            ``SwinTransformer``).
         tasks: task names.
         bottleneck: k (default 30: 0.99 % of mmseg Swin-T with 4 tasks).
         scale: s.

@@ -5,10 +5,8 @@ import re
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from mmmtl.models.adapters import (VMTAdapter, VMTAdapterLite, VMTLayer,
-                                   param_report)
+from mmmtl.models.adapters import VMTLayer, param_report
 from mmmtl.registry import MODELS
 from toy_backbones import images, tiny_swin
 
