@@ -14,7 +14,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import prepare_config  # noqa: E402
+from mmmtl.apis import exit_on_user_error, prepare_config  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -34,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+@exit_on_user_error
 def main(argv=None) -> dict:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)

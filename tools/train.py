@@ -13,7 +13,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import prepare_config  # noqa: E402
+from mmmtl.apis import exit_on_user_error, prepare_config  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -54,12 +54,14 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> None:
+@exit_on_user_error
+def main(argv=None) -> Runner:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    return runner
 
 
 if __name__ == '__main__':

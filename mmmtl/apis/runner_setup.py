@@ -4,9 +4,12 @@ Everything the train and test tools share lives here, so that both apply
 the same device-dependent fixes (CPU launcher, SyncBN, AMP) with the same
 messages.
 """
+import functools
+import os
 import os.path as osp
+import sys
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from mmengine.config import Config, DictAction  # noqa: F401  (re-exported)
@@ -68,3 +71,27 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
             cfg.optim_wrapper.type = 'AmpOptimWrapper'
             cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     return cfg
+
+
+USER_ERRORS = (FileNotFoundError, KeyError, ValueError)
+
+
+def exit_on_user_error(main: Callable) -> Callable:
+    """Print user errors (missing data, unknown task, bad annotation, ...)
+    as one clear line and exit with status 2 instead of a deep traceback.
+
+    Set ``MMMTL_DEBUG=1`` to get the full traceback.
+    """
+    @functools.wraps(main)
+    def wrapper(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except USER_ERRORS as exc:
+            if os.environ.get('MMMTL_DEBUG'):
+                raise
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args \
+                else str(exc)
+            print(f'error: {message}\n(set MMMTL_DEBUG=1 for the full '
+                  'traceback)', file=sys.stderr)
+            raise SystemExit(2)
+    return wrapper
