@@ -12,4 +12,4 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-custom_hooks = [dict(type='ParamReportHook')]
+custom_hooks = [dict(type='CheckTasksHook'), dict(type='ParamReportHook')]

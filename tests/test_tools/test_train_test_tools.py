@@ -119,3 +119,36 @@ def test_missing_data_root_is_one_clear_error(tmp_path):
     assert 'data/PASCALContext' in proc.stderr
     assert 'dataset_prepare' in proc.stderr
     assert 'Traceback' not in proc.stderr
+
+
+def test_head_for_a_task_the_dataset_lacks_is_one_clear_error(trained,
+                                                              tmp_path):
+    cfg, _ = trained
+    bad = tmp_path / 'bad.py'
+    bad.write_text(f"""
+_base_ = ['{cfg}']
+train_dataloader = dict(dataset=dict(
+    tasks=('semseg', 'human_parts', 'saliency', 'normals')))
+""")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / 'tools/train.py'), str(bad),
+         '--work-dir', str(tmp_path / 'work')],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert ("head for task 'depth', but the train dataset "
+            '(SyntheticMultiTaskDataset) loads only') in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_training_lowers_every_task_loss(trained, tmp_path):
+    cfg, _ = trained
+    load_tool('train').main([
+        str(cfg), '--work-dir', str(tmp_path), '--cfg-options',
+        'train_cfg.max_iters=40', 'train_cfg.val_interval=100',
+        'default_hooks.checkpoint.interval=100', 'randomness.seed=0'])
+    records = [r for r in read_scalars(tmp_path) if 'loss' in r]
+    assert len(records) == 40
+    for task in TASKS:
+        first = sum(r[f'loss_{task}'] for r in records[:8]) / 8
+        last = sum(r[f'loss_{task}'] for r in records[-8:]) / 8
+        assert last < first, (task, first, last)

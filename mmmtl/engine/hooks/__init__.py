@@ -1,5 +1,7 @@
 """Runner hooks."""
+from .check_tasks_hook import CheckTasksHook, check_model_tasks
+from .param_report_hook import ParamReportHook
 from .validate_before_train_hook import ValidateBeforeTrainHook
-from .param_report_hook import ParamReportHook  # noqa: F401
 
-__all__ = ['ValidateBeforeTrainHook']
+__all__ = ['CheckTasksHook', 'ParamReportHook', 'ValidateBeforeTrainHook',
+           'check_model_tasks']
