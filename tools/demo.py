@@ -16,10 +16,10 @@ from typing import Dict
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import prepare_config  # noqa: E402
+from mmmtl.apis import load_config, prepare_config  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/vmt/vmt_swin_t_synthetic.py'
@@ -73,9 +73,7 @@ def summarise(before: Dict[str, float], after: Dict[str, float],
 def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg, config_path=args.config, work_dir=args.work_dir)
     max_iters = cfg.train_cfg.max_iters
     cfg.train_cfg.val_interval = max_iters + 1  # evaluated below instead

@@ -11,10 +11,11 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import exit_on_user_error, prepare_config  # noqa: E402
+from mmmtl.apis import (exit_on_user_error, load_config,  # noqa: E402
+                        prepare_config)
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -38,13 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file not found: {args.config}')
     if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint not found: {args.checkpoint}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg = load_config(args.config, args.cfg_options)
     work_dir = args.work_dir
     if work_dir is None and cfg.get('work_dir', None) is None:
         work_dir = osp.join('./work_dirs', 'test_' + osp.splitext(

@@ -13,7 +13,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import exit_on_user_error, prepare_config  # noqa: E402
+from mmmtl.apis import (exit_on_user_error, load_config,  # noqa: E402
+                        prepare_config)
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -38,11 +39,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_config(args: argparse.Namespace) -> Config:
-    if not osp.isfile(args.config):
-        raise SystemExit(f'config file not found: {args.config}')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
                    work_dir=args.work_dir, amp=args.amp)
     if args.resume == 'auto':

@@ -12,9 +12,19 @@ import warnings
 from typing import Any, Callable, Optional
 
 import torch
-from mmengine.config import Config, DictAction  # noqa: F401  (re-exported)
+from mmengine.config import Config
 
 from mmmtl.compat.dist import cpu_ddp_wrapper_cfg, init_cpu_process_group
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
+    """Read the config file ``path`` and merge ``--cfg-options`` into it."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
 
 
 def replace_sync_bn(node: Any) -> int:

@@ -16,8 +16,9 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO_ROOT)
 
 import cv2  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
+from mmmtl.apis import load_config  # noqa: E402
 from mmmtl.registry import DATASETS  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 from mmmtl.visualization import colorize_task_map, make_grid  # noqa: E402
@@ -53,9 +54,7 @@ def render_sample(sample: dict, metainfo: dict):
 def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     ds_cfg = cfg.get(f'{args.split}_dataloader')['dataset']
     dataset = DATASETS.build(ds_cfg)
     os.makedirs(args.out_dir, exist_ok=True)

@@ -22,9 +22,10 @@ sys.path.insert(0, REPO_ROOT)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import DictAction  # noqa: E402
 
 from mmmtl.datasets import AnnotationError, decode_annotation  # noqa: E402
+from mmmtl.apis import load_config  # noqa: E402
 from mmmtl.registry import DATASETS  # noqa: E402
 from mmmtl.structures import get_task  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
@@ -120,9 +121,7 @@ def report(name: str, total: int, tasks, coverage: Counter,
 def main(argv=None) -> int:
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     loader = cfg.get(f'{args.split}_dataloader')
     if loader is None:
         print(f'ERROR: {args.config} has no {args.split}_dataloader')
