@@ -6,6 +6,8 @@
 # (same arguments; see configs/_base_/models/swin_t.py).
 norm_cfg = dict(type='BN', requires_grad=True)
 swin_t_channels = [96, 192, 384, 768]
+fusion_head = dict(type='MultiScaleFusionHead', in_channels=swin_t_channels,
+                   channels=[18, 36, 72, 144], norm_cfg=norm_cfg)
 model = dict(
     type='MultiTaskSegmentor',
     data_preprocessor=dict(
@@ -37,33 +39,23 @@ model = dict(
     neck=None,
     tasks=dict(
         semseg=dict(
-            head=dict(type='MultiScaleFusionHead',
-                      in_channels=swin_t_channels, out_channels=21,
-                      channels=[18, 36, 72, 144], norm_cfg=norm_cfg),
+            head=dict(fusion_head, out_channels=21),
             loss=dict(type='PixelCrossEntropyLoss', ignore_index=255),
             loss_weight=1.0),
         human_parts=dict(
-            head=dict(type='MultiScaleFusionHead',
-                      in_channels=swin_t_channels, out_channels=7,
-                      channels=[18, 36, 72, 144], norm_cfg=norm_cfg),
+            head=dict(fusion_head, out_channels=7),
             loss=dict(type='PixelCrossEntropyLoss', ignore_index=255),
             loss_weight=2.0),
         saliency=dict(
-            head=dict(type='MultiScaleFusionHead',
-                      in_channels=swin_t_channels, out_channels=1,
-                      channels=[18, 36, 72, 144], norm_cfg=norm_cfg),
+            head=dict(fusion_head, out_channels=1),
             loss=dict(type='BalancedBCELoss', ignore_index=255),
             loss_weight=5.0),
         normals=dict(
-            head=dict(type='MultiScaleFusionHead',
-                      in_channels=swin_t_channels, out_channels=3,
-                      channels=[18, 36, 72, 144], norm_cfg=norm_cfg),
+            head=dict(fusion_head, out_channels=3),
             loss=dict(type='NormalsL1Loss', normalize=True),
             loss_weight=10.0),
         edges=dict(
-            head=dict(type='MultiScaleFusionHead',
-                      in_channels=swin_t_channels, out_channels=1,
-                      channels=[18, 36, 72, 144], norm_cfg=norm_cfg),
+            head=dict(fusion_head, out_channels=1),
             loss=dict(type='WeightedBCELoss', pos_weight=0.95,
                       ignore_index=255),
             loss_weight=50.0)),
