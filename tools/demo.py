@@ -20,6 +20,7 @@ from mmengine.config import DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmmtl.apis import load_config, prepare_config  # noqa: E402
+from mmmtl.evaluation import is_lower_better  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/vmt/vmt_swin_t_synthetic.py'
@@ -36,20 +37,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def format_row(key: str, before: float, after: float) -> str:
-    ratio = after / before if before else math.inf
-    return f'{key:<22}{before:>12.2f}{after:>12.2f}{ratio:>10.2f}x'
+    lower_better = is_lower_better(key.split('/')[-1])
+    improved = after < before if lower_better else after > before
+    direction = 'lower' if lower_better else 'higher'
+    return (f'{key:<22}{before:>12.2f}{after:>12.2f}  '
+            f'{"improved" if improved else "NOT improved"} ({direction} is '
+            'better)')
 
 
 def summarise(before: Dict[str, float], after: Dict[str, float],
               retested: Dict[str, float]) -> bool:
     """Print the before/after table; returns whether the demo succeeded."""
-    print('\n' + '=' * 60)
-    print(f'{"metric":<22}{"untrained":>12}{"trained":>12}{"ratio":>11}')
-    print('-' * 60)
+    print('\n' + '=' * 78)
+    print(f'{"metric":<22}{"untrained":>12}{"trained":>12}')
+    print('-' * 78)
     for key in after:
-        if key in before:
+        if key in before and key != 'delta_m':
             print(format_row(key, before[key], after[key]))
-    print('-' * 60)
+    print('-' * 78)
     ok = True
     if 'delta_m' in after:
         print(f'Δm vs single-task baselines: untrained '
@@ -66,7 +71,7 @@ def summarise(before: Dict[str, float], after: Dict[str, float],
     ok &= same
     print('tools/test.py on the saved checkpoint reproduces the final '
           f'metrics exactly: {"yes" if same else "NO"}')
-    print('=' * 60)
+    print('=' * 78)
     return ok
 
 

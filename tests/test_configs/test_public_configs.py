@@ -111,3 +111,29 @@ def test_config_trains_and_evaluates_tiny(config, data_roots, tmp_path):
         assert 0 < report['backbone_trainable'] < report['backbone_total']
     else:
         assert report['backbone_trainable'] == report['backbone_total']
+
+
+@pytest.mark.parametrize('config', ['vmt/vmt_swin_t_pascal.py',
+                                    'vmt/vmt_swin_t_nyud.py'])
+def test_tools_train_and_test_on_real_format_fixtures(config, data_roots,
+                                                      tmp_path):
+    """tools/train.py then tools/test.py on PASCAL-Context / NYUD-v2 trees."""
+    cfg = shrink(Config.fromfile(str(REPO / 'configs' / config)), data_roots,
+                 tmp_path / 'work')
+    cfg_file = tmp_path / 'tiny.py'
+    cfg.dump(str(cfg_file))
+    load_tool('train').main([str(cfg_file)])
+    metrics = load_tool('test').main([
+        str(cfg_file), str(tmp_path / 'work' / 'iter_2.pth'), '--work-dir',
+        str(tmp_path / 'test')])
+    assert {k.split('/')[0] for k in metrics if '/' in k} == \
+        set(cfg.model.tasks)
+    assert math.isfinite(metrics['delta_m'])
+
+
+def load_tool(name: str):
+    spec = importlib.util.spec_from_file_location(
+        f'mmmtl_tool_{name}', REPO / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
