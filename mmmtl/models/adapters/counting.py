@@ -6,13 +6,13 @@ from torch import nn
 CONVENTIONS = ('mmmtl', 'mtlora')
 
 DESCRIPTIONS = {
-    'mmmtl': ('headline = trainable parameters of the backbone wrapper '
+    'mmmtl': ('trainable parameters of the backbone wrapper '
               '(adapters + backbone parameters left trainable by the '
               "method's patterns), excluding neck and task heads; "
               'backbone_total = every parameter of the wrapped backbone '
               'module alone (mmseg Swin-T: 27,520,698 incl. its four '
               'output norms, 2,880 more than the official 27,517,818)'),
-    'mtlora': ('headline = every trainable parameter of the model, task '
+    'mtlora': ('every trainable parameter of the model, task '
                'decoders included (the convention of the published '
                'MTLoRA/TADFormer counts)'),
 }
