@@ -2,7 +2,8 @@
 from .base import AdaptedBackbone, to_feature_layout
 from .counting import format_param_report, param_report
 from .freeze import freeze_except, set_frozen_bn_eval
-from .insertion import AdapterHook, attach, detach, find_modules
+from .insertion import (AdapterHook, ChannelsFirst, attach, detach,
+                        find_modules)
 from .vmt_adapter import VMTAdapter, VMTAdapterLite, VMTLayer
 
 __all__ = [

@@ -146,3 +146,30 @@ def detach(module: nn.Module, hook: object) -> None:
             del hooks[key]
             for extra in extras:
                 extra.pop(key, None)
+
+
+class ChannelsFirst(nn.Module):
+    """Run a channels-last adapter on channels-first (B, C, H, W) inputs.
+
+    For modules such as timm ConvNeXt's ``ConvMlp`` (1x1 convolutions on
+    NCHW maps): the input is permuted to (B, H, W, C) for ``adapter`` and
+    every output (the shared delta and, through ``forward_with_tasks``, the
+    task residuals) back to (B, C, H, W).
+    """
+
+    def __init__(self, adapter: nn.Module):
+        super().__init__()
+        self.adapter = adapter
+
+    def reset_parameters(self) -> None:
+        self.adapter.reset_parameters()
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.adapter(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    def forward_with_tasks(self,
+                           x: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
+        shared, residuals = self.adapter.forward_with_tasks(
+            x.permute(0, 2, 3, 1))
+        return shared.permute(0, 3, 1, 2), {
+            task: res.permute(0, 3, 1, 2) for task, res in residuals.items()}

@@ -24,25 +24,31 @@ from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 from .base import AdaptedBackbone, match_index
-from .insertion import detach, find_modules
+from .insertion import ChannelsFirst, detach, find_modules
 
 KNOWLEDGE = ('affine', 'dwconv')
 TASK_FEATURES = ('last', 'all', None)
 StagePoints = Union[Mapping[str, int], Sequence[Tuple[str, int]]]
 
 
-def infer_channels(module: nn.Module, name: str) -> int:
-    """Channel size d of a hooked MLP: ``embed_dims`` (mmcv FFN), a Linear's
-    ``in_features``, or the first Linear inside the module."""
+def infer_channels(module: nn.Module, name: str) -> Tuple[int, bool]:
+    """Channel size d of a hooked MLP and whether it works channels-first.
+
+    ``embed_dims`` (mmcv FFN), a Linear's ``in_features`` or the first
+    Linear inside the module give channels-last (..., d) inputs; a first
+    1x1 ``nn.Conv2d`` (e.g. timm's ConvNeXt ``ConvMlp``) gives (B, d, H, W).
+    """
     dims = getattr(module, 'embed_dims', None)
     if isinstance(dims, int):
-        return dims
+        return dims, False
     for child in module.modules():
         if isinstance(child, nn.Linear):
-            return child.in_features
+            return child.in_features, False
+        if isinstance(child, nn.Conv2d) and child.kernel_size == (1, 1):
+            return child.in_channels, True
     raise ValueError(f'cannot infer the channel size of target {name!r} '
-                     f'({type(module).__name__}): it has no embed_dims and '
-                     'no nn.Linear')
+                     f'({type(module).__name__}): it has no embed_dims, no '
+                     'nn.Linear and no 1x1 nn.Conv2d')
 
 
 def mmseg_swin_stage_points(backbone: nn.Module,
@@ -327,11 +333,16 @@ class VMTAdapter(AdaptedBackbone):
         found = find_modules(self.module, self.targets)
         points = self._resolve_stage_points([name for name, _ in found])
         for name, target in found:
+            channels, channels_first = infer_channels(target, name)
             layer = VMTLayer(
-                infer_channels(target, name), self.bottleneck, self.tasks,
+                channels, self.bottleneck, self.tasks,
                 scale=self.scale, knowledge=self.knowledge, tied=self.tied,
                 gamma_init=self.gamma_init, site=name)
-            self.add_adapter(name, layer, mode='parallel',
+            if channels_first and self.knowledge == 'dwconv':
+                raise ValueError(f"knowledge='dwconv' is not supported on "
+                                 f'the channels-first target {name!r}')
+            adapter = ChannelsFirst(layer) if channels_first else layer
+            self.add_adapter(name, adapter, mode='parallel',
                              out_index=match_index(name, points))
             if self.knowledge == 'dwconv':
                 self._add_probe(name, layer)

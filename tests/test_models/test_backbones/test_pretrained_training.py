@@ -111,10 +111,10 @@ def test_vmt_adapter_on_converted_swin(tmp_path):
 
 def test_vmt_adapter_on_timm_convnext(tmp_path):
     torch.manual_seed(0)
-    # conv_mlp=False: Linear MLPs on NHWC maps (convnext_atto's default
-    # 1x1-conv MLP has no nn.Linear for VMTAdapter to size itself from).
-    source = timm.create_model('convnext_atto', pretrained=False,
-                               conv_mlp=False)
+    # convnext_atto's default MLP is 1x1 convolutions on NCHW maps: VMT
+    # wraps its channels-last layers in ChannelsFirst there.
+    source = timm.create_model('convnext_atto', pretrained=False)
+    assert isinstance(source.stages[0].blocks[0].mlp.fc1, torch.nn.Conv2d)
     path = str(tmp_path / 'convnext_atto.pth')
     torch.save(source.state_dict(), path)
     last_blocks = {0: 1, 1: 1, 2: 5, 3: 1}
@@ -124,7 +124,7 @@ def test_vmt_adapter_on_timm_convnext(tmp_path):
         stage_points={rf'model\.stages_{s}\.blocks\.{b}\.mlp': s
                       for s, b in last_blocks.items()},
         module=dict(type='TimmMultiScaleBackbone', model_name='convnext_atto',
-                    checkpoint=path, model_kwargs=dict(conv_mlp=False)))
+                    checkpoint=path))
     _train_two_steps(
         backbone, [40, 80, 160, 320], source.state_dict(), {
             'model.stem_0.weight': 'stem.0.weight',
