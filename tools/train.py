@@ -4,17 +4,16 @@
         [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 """
 import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import (exit_on_user_error, load_config,  # noqa: E402
-                        prepare_config)
+from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
+                        load_config, parse_runner_args, prepare_config)
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -28,14 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         'dir when no path is given')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (needs CUDA)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config entries, key=value')
-    parser.add_argument('--launcher', default='none',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'])
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_args(parser)
+    return parse_runner_args(parser, argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:

@@ -4,6 +4,7 @@ Everything the train and test tools share lives here, so that both apply
 the same device-dependent fixes (CPU launcher, SyncBN, AMP) with the same
 messages.
 """
+import argparse
 import functools
 import os
 import os.path as osp
@@ -12,9 +13,27 @@ import warnings
 from typing import Any, Callable, Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmmtl.compat.dist import cpu_ddp_wrapper_cfg, init_cpu_process_group
+
+
+def add_runner_args(parser: argparse.ArgumentParser) -> None:
+    """Options shared by the train and test tools: ``--cfg-options``,
+    ``--launcher`` and torchrun's ``--local-rank``."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config entries, key=value')
+    parser.add_argument('--launcher', default='none',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'])
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv=None) -> argparse.Namespace:
+    """Parse ``argv`` and export ``LOCAL_RANK`` for the launcher."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
