@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a config's test split and print every metric.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.json]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+        [--show-dir DIR] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 """
 import argparse
 import json
@@ -24,6 +24,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--work-dir', help='where to save logs')
     parser.add_argument('--out', help='write the metrics to this JSON file')
+    parser.add_argument(
+        '--show-dir', help='write a PNG per image (predictions above ground '
+        'truth for every task) into this folder')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -41,6 +44,9 @@ def main(argv=None) -> dict:
             osp.basename(args.config))[0])
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
                    work_dir=work_dir)
+    if args.show_dir:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='PredictionVisualizationHook', out_dir=args.show_dir)]
     cfg.load_from = args.checkpoint
     cfg.resume = False
     runner = Runner.from_cfg(cfg)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import pytest
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
@@ -72,10 +73,16 @@ def test_test_tool_reproduces_final_validation(trained, tmp_path):
     cfg, work_dir = trained
     final = [r for r in read_scalars(work_dir) if 'semseg/mIoU' in r][-1]
     out = tmp_path / 'metrics.json'
+    show = tmp_path / 'show'
     metrics = load_tool('test').main([
         str(cfg), str(work_dir / 'iter_4.pth'), '--work-dir',
-        str(tmp_path / 'test'), '--out', str(out)])
+        str(tmp_path / 'test'), '--out', str(out), '--show-dir', str(show)])
     assert set(json.loads(out.read_text())) == set(metrics)
+    pngs = sorted(show.glob('*.png'))
+    assert len(pngs) == 2  # the two val images
+    grid = cv2.imread(str(pngs[0]))
+    # two rows (predictions, ground truth) of 1 + 5 cells of 32 px
+    assert grid.shape[0] > 2 * 32 and grid.shape[1] > 6 * 32
     keys = [k for k in metrics if '/' in k]
     assert {k.split('/')[0] for k in keys} == set(TASKS)
     for key in keys:
