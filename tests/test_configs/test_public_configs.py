@@ -6,7 +6,6 @@ dataset written at test time in the real on-disk format of its dataset:
 PASCAL-Context and NYUD-v2 fixtures, or a tiny generated synthetic dataset.
 It then trains through mmengine's Runner, validates, and saves checkpoints.
 """
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -16,8 +15,8 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
+from repo_files import REPO, load_module
 
-REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
                  if '_base_' not in p.parts)
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
@@ -27,11 +26,7 @@ SIZE = 32
 
 
 def _load_fixtures():
-    path = REPO / 'tests' / 'test_datasets' / 'dataset_fixtures.py'
-    spec = importlib.util.spec_from_file_location('dataset_fixtures', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tests/test_datasets/dataset_fixtures.py')
 
 
 @pytest.fixture(scope='module')
@@ -132,8 +127,4 @@ def test_tools_train_and_test_on_real_format_fixtures(config, data_roots,
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'mmmtl_tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f'tools/{name}.py')

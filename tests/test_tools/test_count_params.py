@@ -1,17 +1,11 @@
 """tools/analysis/count_params.py on the flagship config."""
-import importlib.util
 import json
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from repo_files import REPO, load_module
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'mmmtl_count_params', REPO / 'tools/analysis/count_params.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tools/analysis/count_params.py')
 
 
 def test_count_params_vmt_swin_t_pascal(tmp_path, capsys):

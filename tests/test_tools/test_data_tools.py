@@ -1,6 +1,5 @@
 """check_dataset finds planted defects; browse_dataset writes PNGs;
 make_synthetic_dataset writes the dataset."""
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 import scipy.io
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
+from repo_files import REPO, load_module
 
-REPO = Path(__file__).resolve().parents[2]
 SYNTHETIC_CFG = str(REPO / 'configs/_base_/datasets/synthetic_mt.py')
 
 
@@ -22,11 +21,7 @@ def _user_cache(tmp_path, monkeypatch):
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        name, REPO / 'tools' / 'misc' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f'tools/misc/{name}.py')
 
 
 @pytest.fixture(scope='module')

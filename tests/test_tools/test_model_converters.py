@@ -1,23 +1,15 @@
 """tools/model_converters/swin2mmmtl.py on a timm Swin state dict."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 timm = pytest.importorskip('timm')
 
 from mmmtl.registry import MODELS  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / 'tools' / 'model_converters' / 'swin2mmmtl.py'
+from repo_files import load_module  # noqa: E402
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('swin2mmmtl', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module('tools/model_converters/swin2mmmtl.py')
 
 
 SMALL = dict(embed_dim=16, depths=(1, 1), num_heads=(1, 2), window_size=2,

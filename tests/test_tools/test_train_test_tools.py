@@ -4,7 +4,6 @@ Checks: test.py on the saved checkpoint reproduces the final validation
 metrics exactly; --resume continues at the checkpoint's iteration; 2-process
 CPU DDP through torchrun trains; missing data gives one clear error line.
 """
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,17 +14,13 @@ import cv2
 import pytest
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
+from repo_files import REPO, load_module
 
-REPO = Path(__file__).resolve().parents[2]
 TASKS = ('semseg', 'human_parts', 'saliency', 'normals', 'depth')
 
 
 def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(
-        f'mmmtl_tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(f'tools/{name}.py')
 
 
 def tiny_config(path: Path, data_root: Path, max_iters: int = 4) -> Path:
