@@ -1,13 +1,16 @@
 """``AdaptedBackbone``: the base of every parameter-efficient method."""
 import re
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule, initialize
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
+from .context import SHARED, TaskContext, activate
 from .freeze import freeze_except, set_frozen_bn_eval
 from .insertion import AdapterHook, attach, detach
+from .regions import RegionEntry, RegionExit, SplitFn, StackFn
+from .replace import replace_module, restore_module
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
 
@@ -35,13 +38,26 @@ def to_feature_layout(residual: Tensor, feature: Tensor, site: str) -> Tensor:
 
 
 class AdaptedBackbone(BaseModule):
-    """A registered backbone with adapters attached by forward hooks.
+    """A registered backbone with adapters attached at build time.
 
-    Subclasses implement :meth:`insert_adapters`, which calls
-    :meth:`add_adapter` for each insertion site. After insertion the wrapped
-    backbone is frozen except the parameters matching ``trainable``; the
-    adapters (kept in :attr:`adapters`, outside the backbone's module tree)
-    are always trainable.
+    Subclasses implement :meth:`insert_adapters`, which uses the insertion
+    forms (all documented in ``docs/en/adapters.md``):
+
+    * :meth:`add_adapter`: a forward hook on a module (``parallel``,
+      ``sequential``, ``wrap``), optionally recording per-task residuals for
+      an output (a stage point);
+    * :meth:`replace`: the module becomes an adapter site that owns the
+      original (state-dict keys unchanged);
+    * :meth:`add_region`: a part of the backbone run once per task, batched
+      along the batch axis;
+    * :meth:`add_shared`: a module shared by many sites, stored once;
+    * :meth:`add_pre_hook` / :meth:`add_hook`: plain forward (pre-)hooks
+      that read or update the per-forward :class:`TaskContext` (e.g. tokens
+      carried from block to block).
+
+    After insertion the wrapped backbone is frozen except the parameters
+    matching ``trainable``; adapters and shared modules (kept on the
+    wrapper, outside the backbone's module tree) are always trainable.
 
     Args:
         module: config of any registered backbone (``MODELS.build``).
@@ -55,10 +71,11 @@ class AdaptedBackbone(BaseModule):
             backbone's own ``init_cfg`` goes inside ``module``.
 
     Output of :meth:`forward`: the wrapped backbone's ``list[Tensor]`` of
-    (B, C_i, H_i, W_i), or, when some adapter records per-task residuals,
-    ``dict[task, list[Tensor]]`` where task ``t``'s stage ``i`` is the shared
-    stage feature plus the residuals recorded for ``t`` at the sites of
-    output index ``i``.
+    (B, C_i, H_i, W_i), or, when the method produces task features,
+    ``dict[task, list[Tensor]]``: task ``t``'s output ``i`` is the feature
+    recorded for ``t`` at the exit of the region of output ``i`` if there
+    is one, else the shared output plus the residuals recorded for ``t`` at
+    the stage points of output ``i``.
     """
 
     accepts_tasks = True
@@ -70,9 +87,15 @@ class AdaptedBackbone(BaseModule):
         self.tasks = self._check_tasks(tasks)
         self.module = MODELS.build(module)
         self.adapters = nn.ModuleDict()
+        self.shared = nn.ModuleDict()
         self._sites: List[Tuple[str, AdapterHook, Optional[int]]] = []
+        self._replaced: List[str] = []
+        self._hooks: List[Tuple[str, object]] = []
+        self._region_outputs: List[int] = []
         self.insert_adapters()
-        self.trainable_patterns = tuple(trainable)
+        self._check_no_checkpointing()
+        self.trainable_patterns = tuple(self.method_trainable()) + tuple(
+            trainable)
         self.trainable_names = freeze_except(self.module,
                                              self.trainable_patterns)
 
@@ -84,6 +107,9 @@ class AdaptedBackbone(BaseModule):
         tasks = tuple(tasks)
         if len(set(tasks)) != len(tasks):
             raise ValueError(f'tasks contain duplicates: {tasks}')
+        if SHARED in tasks:
+            raise ValueError(f'{SHARED!r} is reserved for the shared stream '
+                             'and cannot be a task name')
         return tasks
 
     def task_index(self, task: str) -> int:
@@ -94,14 +120,44 @@ class AdaptedBackbone(BaseModule):
         return self.tasks.index(task)
 
     def insert_adapters(self) -> None:
-        """Attach the method's adapters (calls :meth:`add_adapter`)."""
+        """Attach the method's adapters (calls the ``add_*`` methods)."""
         raise NotImplementedError(
             f'{type(self).__name__} must implement insert_adapters()')
+
+    def method_trainable(self) -> Sequence[str]:
+        """Patterns of backbone parameters the method itself leaves
+        trainable (called after :meth:`insert_adapters`), before those of
+        the ``trainable`` argument; none by default."""
+        return ()
+
+    def _check_no_checkpointing(self) -> None:
+        """Sites read the per-forward context, which activation
+        checkpointing (recomputing blocks during backward) cannot see."""
+        if not (self.adapters or self._hooks):
+            return
+        if any(getattr(m, 'with_cp', False) for m in self.module.modules()):
+            raise ValueError(
+                f'{type(self).__name__} does not support activation '
+                'checkpointing of the wrapped backbone (with_cp=True): its '
+                'adapters read per-forward state that a recomputation '
+                'during backward does not have; set with_cp=False')
+
+    @staticmethod
+    def _key(target: str) -> str:
+        return target.replace('.', '_')
+
+    def _store(self, target: str, adapter: nn.Module) -> None:
+        key = self._key(target)
+        if key in self.adapters:
+            raise KeyError(f'an adapter is already attached at {target!r} '
+                           f'(adapter key {key!r})')
+        self.adapters[key] = adapter
 
     def add_adapter(self, target: str, adapter: nn.Module,
                     mode: str = 'parallel', out_index: Optional[int] = None,
                     input_key: Optional[str] = None) -> AdapterHook:
-        """Attach ``adapter`` to the backbone submodule named ``target``.
+        """Attach ``adapter`` to the backbone submodule named ``target``
+        through a forward hook.
 
         Args:
             target: qualified module name inside the wrapped backbone.
@@ -115,43 +171,113 @@ class AdaptedBackbone(BaseModule):
         Returns:
             The registered hook.
         """
-        key = target.replace('.', '_')
-        if key in self.adapters:
-            raise KeyError(f'an adapter is already attached at {target!r} '
-                           f'(adapter key {key!r})')
         if out_index is not None and not hasattr(adapter,
                                                  'forward_with_tasks'):
             raise TypeError(f'adapter at {target!r} feeds task features '
                             f'(out_index={out_index}) but '
                             f'{type(adapter).__name__} has no '
                             'forward_with_tasks')
+        self._store(target, adapter)
         hook = AdapterHook(adapter, mode=mode, input_key=input_key,
-                           record=out_index is not None)
+                           out_index=out_index)
         attach(self.module.get_submodule(target), hook)
-        self.adapters[key] = adapter
         self._sites.append((target, hook, out_index))
         return hook
 
+    def replace(self, target: str, adapter: nn.Module) -> nn.Module:
+        """Replace the backbone submodule ``target`` by an adapter site.
+
+        The site keeps the original module (its state-dict keys unchanged,
+        see :mod:`~mmmtl.models.adapters.replace`) and calls
+        ``adapter.forward_site(original, *args, **kwargs)``. Sites inside a
+        replaced module are kept (e.g. a LoRA ``proj`` inside a replaced
+        attention).
+
+        Returns:
+            The site now in the backbone.
+        """
+        self._store(target, adapter)
+        site = replace_module(self.module, target, adapter)
+        self._replaced.append(target)
+        return site
+
+    def add_shared(self, name: str, module: nn.Module) -> nn.Module:
+        """Store ``module`` once on the wrapper (in :attr:`shared`) for
+        sites and hooks that use it (hypernetworks, templates, prompts,
+        gates); it is trainable and counted once."""
+        if name in self.shared:
+            raise KeyError(f'a shared module {name!r} already exists')
+        self.shared[name] = module
+        return module
+
+    def add_pre_hook(self, target: str, hook: Callable) -> None:
+        """``register_forward_pre_hook(hook)`` on ``target`` (detached by
+        :meth:`remove_adapters`)."""
+        self.module.get_submodule(target).register_forward_pre_hook(hook)
+        self._hooks.append((target, hook))
+
+    def add_hook(self, target: str, hook: Callable) -> None:
+        """``register_forward_hook(hook)`` on ``target`` (detached by
+        :meth:`remove_adapters`)."""
+        self.module.get_submodule(target).register_forward_hook(hook)
+        self._hooks.append((target, hook))
+
+    def add_region(self, entry: str, exit: str, out_index: int,
+                   split: SplitFn, stack: Optional[StackFn] = None) -> None:
+        """Run the backbone from module ``entry`` to the end of module
+        ``exit`` once per task, batched (see
+        :mod:`~mmmtl.models.adapters.regions`).
+
+        Args:
+            entry: module whose input is stacked into streams.
+            exit: module whose output ``split`` separates.
+            out_index: the output the task features replace.
+            split: backbone-specific split of ``exit``'s output.
+            stack: custom stacking of ``entry``'s input.
+        """
+        if out_index in self._region_outputs:
+            raise KeyError(f'output {out_index} already has a region')
+        entry_hook = RegionEntry(stack)
+        self.module.get_submodule(entry).register_forward_pre_hook(
+            entry_hook, with_kwargs=True)
+        exit_hook = RegionExit(out_index, split)
+        self.module.get_submodule(exit).register_forward_hook(
+            exit_hook, with_kwargs=True)
+        self._hooks += [(entry, entry_hook), (exit, exit_hook)]
+        self._region_outputs.append(out_index)
+
     def remove_adapters(self) -> nn.Module:
-        """Detach every hook and return the plain wrapped backbone."""
+        """Detach every hook, restore replaced modules and return the plain
+        wrapped backbone."""
         for target, hook, _ in self._sites:
             detach(self.module.get_submodule(target), hook)
-        self._sites = []
+        for target, hook in self._hooks:
+            detach(self.module.get_submodule(target), hook)
+        for target in reversed(self._replaced):
+            restore_module(self.module, target)
+        self._sites, self._hooks, self._replaced = [], [], []
+        self._region_outputs = []
         self.adapters = nn.ModuleDict()
+        self.shared = nn.ModuleDict()
         return self.module
 
     @property
     def emits_task_features(self) -> bool:
         """Whether :meth:`forward` returns ``dict[task, list[Tensor]]``."""
-        return any(index is not None for _, _, index in self._sites)
+        return bool(self._region_outputs) or any(
+            index is not None for _, _, index in self._sites)
 
     def sites_per_output(self) -> Dict[int, List[str]]:
-        """``{out_index: [target, ...]}`` of the task-feature sites."""
+        """``{out_index: [target, ...]}`` of the task-feature hook sites."""
         sites: Dict[int, List[str]] = {}
         for target, _, index in self._sites:
             if index is not None:
                 sites.setdefault(index, []).append(target)
         return sites
+
+    def prepare_context(self, context: TaskContext) -> None:
+        """Fill the context before the backbone runs (e.g. initial prompt
+        tokens); nothing by default."""
 
     def forward(self, x: Tensor) -> Features:
         """Run the backbone once for all tasks.
@@ -163,38 +289,51 @@ class AdaptedBackbone(BaseModule):
             ``list[Tensor]`` of (B, C_i, H_i, W_i), or
             ``dict[task, list[Tensor]]`` (see the class docstring).
         """
-        recording = [(t, h, i) for t, h, i in self._sites if i is not None]
-        for _, hook, _ in recording:
-            hook.records = None
-        try:
+        context = TaskContext(tasks=self.tasks, batch_size=x.shape[0])
+        with activate(context):
+            self.prepare_context(context)
             outs = list(self.module(x))
-            if not recording:
-                return outs
-            feats = {task: list(outs) for task in self.tasks}
-            for target, hook, index in recording:
-                records = hook.records
-                if records is None:
-                    raise RuntimeError(
-                        f'task-feature site {target!r} was not called during '
-                        'the forward pass; check stage_points')
-                if index >= len(outs):
-                    raise IndexError(
-                        f'task-feature site {target!r} feeds output {index} '
-                        f'but the backbone returns {len(outs)} stages')
-                for task in self.tasks:
-                    feats[task][index] = feats[task][index] + \
-                        to_feature_layout(records[task], outs[index], target)
-            return feats
-        finally:
-            for _, hook, _ in recording:
-                hook.records = None
+        if not self.emits_task_features:
+            return outs
+        return self._task_features(outs, context)
+
+    def _task_features(self, outs: List[Tensor],
+                       context: TaskContext) -> Dict[str, List[Tensor]]:
+        """Assemble ``dict[task, list[Tensor]]`` from the shared outputs,
+        the region features and the residuals of the context."""
+        expected = set(self._region_outputs) | set(self.sites_per_output())
+        produced = set(context.task_features) | set(context.residuals)
+        missing = sorted(expected - produced)
+        if missing:
+            raise RuntimeError(
+                f'no task features were produced for output(s) {missing} '
+                f'(sites: {self.sites_per_output()}, regions: '
+                f'{sorted(self._region_outputs)}); check stage_points')
+        for index in sorted(produced):
+            if index >= len(outs):
+                raise IndexError(
+                    f'task features feed output {index} but the backbone '
+                    f'returns {len(outs)} stages')
+        feats = {task: list(outs) for task in self.tasks}
+        for index, per_task in context.task_features.items():
+            for task in self.tasks:
+                feats[task][index] = per_task[task]
+        for index, residuals in context.residuals.items():
+            if index in context.task_features:
+                continue
+            for task in self.tasks:
+                feats[task][index] = feats[task][index] + to_feature_layout(
+                    residuals[task], outs[index], f'output {index}')
+        return feats
 
     def init_weights(self) -> None:
         """Backbone init (e.g. its pretrained checkpoint), then the adapters'
-        own init (``reset_parameters``), then the wrapper's ``init_cfg``."""
+        and shared modules' own init (``reset_parameters``), then the
+        wrapper's ``init_cfg``."""
         if hasattr(self.module, 'init_weights'):
             self.module.init_weights()
-        for adapter in self.adapters.values():
+        for adapter in list(self.adapters.values()) + list(
+                self.shared.values()):
             adapter.reset_parameters()
         if self.init_cfg:
             initialize(self, self.init_cfg)

@@ -24,6 +24,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
+from .context import current_context
+
 MODES = ('parallel', 'sequential', 'wrap')
 
 
@@ -78,28 +80,28 @@ class AdapterHook:
     """Forward hook that applies ``adapter`` to a module's input or output.
 
     Registered with ``register_forward_hook(hook, with_kwargs=True)``. When
-    ``record`` is true the adapter must implement
-    ``forward_with_tasks(x) -> (delta, {task: residual})``; the per-task
-    residuals of the latest call are kept in :attr:`records` until the owner
-    pops them with :meth:`pop_records`.
+    ``out_index`` is given the adapter must implement
+    ``forward_with_tasks(x) -> (delta, {task: residual})``; the residuals go
+    to the current :class:`~mmmtl.models.adapters.context.TaskContext`,
+    which adds them to output ``out_index`` of task ``t`` (a stage point).
 
     Args:
         adapter: the module applied by the hook.
         mode: one of :data:`MODES`.
         input_key: keyword carrying the hooked module's input (default:
             the first positional argument).
-        record: whether to record per-task residuals (a task-feature site).
+        out_index: the backbone output the task residuals feed, or None.
     """
 
     def __init__(self, adapter: nn.Module, mode: str = 'parallel',
-                 input_key: Optional[str] = None, record: bool = False):
+                 input_key: Optional[str] = None,
+                 out_index: Optional[int] = None):
         if mode not in MODES:
             raise ValueError(f'adapter mode {mode!r} is not one of {MODES}')
         self.adapter = adapter
         self.mode = mode
         self.input_key = input_key
-        self.record = record
-        self.records: Optional[Dict[str, Tensor]] = None
+        self.out_index = out_index
 
     def __call__(self, module: nn.Module, args: tuple,
                  kwargs: Dict[str, Any], output: Tensor) -> Tensor:
@@ -107,18 +109,33 @@ class AdapterHook:
             source = output
         else:
             source = hooked_input(args, kwargs, self.input_key)
-        if self.record:
-            delta, self.records = self.adapter.forward_with_tasks(source)
+        if self.out_index is not None:
+            delta, residuals = self.adapter.forward_with_tasks(source)
+            current_context().add_residuals(self.out_index, residuals)
         else:
             delta = self.adapter(source)
         if self.mode == 'sequential':
             return delta
         return output + delta
 
-    def pop_records(self) -> Optional[Dict[str, Tensor]]:
-        """Return and forget the residuals recorded by the latest call."""
-        records, self.records = self.records, None
-        return records
+
+class BoundHook:
+    """A hook that calls ``getattr(owner, method)(*bound, *hook_args)``.
+
+    Unlike a closure, it follows its owner through ``copy.deepcopy`` (the
+    copy's hooks call the copied owner, which uses the copied modules).
+
+    Args:
+        owner: usually the adapted backbone.
+        method: name of the owner's method to call.
+        *bound: leading arguments (e.g. the block name).
+    """
+
+    def __init__(self, owner: object, method: str, *bound: Any):
+        self.owner, self.method, self.bound = owner, method, bound
+
+    def __call__(self, *args: Any) -> Any:
+        return getattr(self.owner, self.method)(*self.bound, *args)
 
 
 def attach(module: nn.Module,

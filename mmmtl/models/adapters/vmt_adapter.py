@@ -24,7 +24,10 @@ from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 from .base import AdaptedBackbone, match_index
-from .insertion import ChannelsFirst, detach, find_modules
+from .context import TaskContext
+from .insertion import ChannelsFirst, find_modules
+from .regions import StackFn
+from .support import get_support
 
 KNOWLEDGE = ('affine', 'dwconv')
 TASK_FEATURES = ('last', 'all', None)
@@ -307,7 +310,6 @@ class VMTAdapter(AdaptedBackbone):
         self.stage_points = stage_points
         self.gamma_init = (self.default_gamma_init
                            if gamma_init is None else gamma_init)
-        self._probes: List[Tuple[str, HWShapeProbe]] = []
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
@@ -345,19 +347,38 @@ class VMTAdapter(AdaptedBackbone):
             self.add_adapter(name, adapter, mode='parallel',
                              out_index=match_index(name, points))
             if self.knowledge == 'dwconv':
-                self._add_probe(name, layer)
+                self.add_pre_hook(name.rpartition('.')[0],
+                                  HWShapeProbe(layer))
+        self._add_merge_regions()
 
-    def _add_probe(self, name: str, layer: VMTLayer) -> None:
-        parent = name.rpartition('.')[0]
-        probe = HWShapeProbe(layer)
-        self.module.get_submodule(parent).register_forward_pre_hook(probe)
-        self._probes.append((parent, probe))
+    def _add_merge_regions(self) -> None:
+        """Outputs taken after a patch merging (``SwinTransformerMTL(
+        out_after_downsample=True)``): each task's stage output is the
+        merging of (shared stage tokens + its residual), the T mergings
+        batched in one region."""
+        support = get_support(self.module)
+        if support is None:
+            return
+        with_sites = self.sites_per_output()
+        for stage in range(len(support.depths)):
+            index = support.out_index(stage)
+            if index in with_sites and support.feature_after_downsample(
+                    stage):
+                entry, exit, split = support.merge_region(stage)
+                self.add_region(entry, exit, index, split,
+                                stack=residual_streams(index))
 
-    def remove_adapters(self) -> nn.Module:
-        for parent, probe in self._probes:
-            detach(self.module.get_submodule(parent), probe)
-        self._probes = []
-        return super().remove_adapters()
+
+def residual_streams(out_index: int) -> StackFn:
+    """Region stacking: the shared tokens, then shared + task t's residuals
+    recorded for ``out_index``, (B, L, C) -> ((1 + T) * B, L, C)."""
+
+    def stack(context: TaskContext, x: Tensor) -> Tensor:
+        residuals = context.residuals.pop(out_index)
+        return torch.cat([x] + [x + residuals[task]
+                                for task in context.tasks])
+
+    return stack
 
 
 @MODELS.register_module()

@@ -1,0 +1,76 @@
+"""Per-task regions: a part of the backbone run once per task, batched.
+
+A region is delimited by two modules of the backbone:
+
+* at its **entry** (a forward pre-hook) the input activations, (B, ...), are
+  stacked into ``1 + T`` streams along the batch axis, ((1 + T) * B, ...):
+  the shared stream and one copy per task (or, with a custom ``stack``,
+  e.g. the shared input plus each task's residual);
+* inside, every module runs once on all streams; adapter sites read the
+  :class:`~mmmtl.models.adapters.context.TaskContext` to apply each stream's
+  own parameters (task-stacked weights, one batched matmul);
+* at its **exit** (a forward hook) a backbone-specific ``split`` hands the
+  shared stream back to the rest of the backbone and records each task's
+  stage feature, (B, C, H, W), for output ``out_index``.
+
+Equality with running the region once per task in a Python loop is what the
+tests check. The backbone support (``adapters/support``) knows where a
+family's regions start and end and how to split their outputs.
+"""
+from typing import Any, Callable, Dict, Optional, Tuple
+
+from torch import Tensor, nn
+
+from .context import TaskContext, current_context
+
+StackFn = Callable[[TaskContext, Tensor], Tensor]
+SplitFn = Callable[[TaskContext, Any], Tuple[Any, Dict[str, Tensor]]]
+
+
+class RegionEntry:
+    """Forward pre-hook stacking the first input into task streams.
+
+    Args:
+        stack: ``stack(context, x) -> (S * B, ...)``, called after the
+            context switched to stacked streams; default
+            :meth:`TaskContext.stack` (every stream starts from ``x``).
+    """
+
+    def __init__(self, stack: Optional[StackFn] = None):
+        self.stack = stack
+
+    def __call__(self, module: nn.Module, args: tuple,
+                 kwargs: Dict[str, Any]) -> Tuple[tuple, Dict[str, Any]]:
+        context = current_context()
+        context.enter_region()
+        x = args[0]
+        stacked = (self.stack(context, x) if self.stack is not None else
+                   context.stack(x))
+        return (stacked, ) + tuple(args[1:]), kwargs
+
+
+class RegionExit:
+    """Forward hook that splits the streams at the end of a region.
+
+    Args:
+        out_index: the backbone output the task features replace.
+        split: ``split(context, output) -> (output for the rest of the
+            backbone, {task: (B, C, H, W)})``, called while the context is
+            still stacked.
+    """
+
+    def __init__(self, out_index: int, split: SplitFn):
+        self.out_index = out_index
+        self.split = split
+
+    def __call__(self, module: nn.Module, args: tuple,
+                 kwargs: Dict[str, Any], output: Any) -> Any:
+        context = current_context()
+        if not context.stacked:
+            raise RuntimeError(
+                f'region exit for output {self.out_index} reached without '
+                'its entry; check the region boundaries')
+        shared, features = self.split(context, output)
+        context.leave_region()
+        context.task_features[self.out_index] = features
+        return shared

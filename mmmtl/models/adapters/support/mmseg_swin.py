@@ -1,0 +1,313 @@
+"""Support for mmseg's ``SwinTransformer`` (and mmmtl's ``SwinTransformerMTL``).
+
+Module names (``named_modules()`` of the backbone)::
+
+    patch_embed                          PatchEmbed
+    stages.{i}                           SwinBlockSequence: returns
+                                         (x_down, down_hw, x, hw)
+    stages.{i}.blocks.{j}                SwinBlock, called as block(x, hw)
+    stages.{i}.blocks.{j}.norm1 / norm2  LayerNorm
+    stages.{i}.blocks.{j}.attn           ShiftWindowMSA (pad, shift, windows)
+    stages.{i}.blocks.{j}.attn.w_msa     WindowMSA(windows, mask)
+        .qkv / .proj                     Linear         roles 'qkv', 'proj'
+    stages.{i}.blocks.{j}.ffn            FFN(x, identity) = identity + MLP(x)
+        .layers.0.0 / .layers.1          Linear         roles 'fc1', 'fc2'
+    stages.{i}.downsample                PatchMerging (stages 0..n-2)
+    norm{i}                              output norm of output stage i
+                                         (Identity in SwinTransformerMTL with
+                                         out_after_downsample=True)
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmseg.models.backbones import SwinTransformer
+from torch import Tensor, nn
+
+from ..context import TaskContext, current_context
+from ..regions import SplitFn
+
+ROLES = {
+    'qkv': 'attn.w_msa.qkv',
+    'proj': 'attn.w_msa.proj',
+    'fc1': 'ffn.layers.0.0',
+    'fc2': 'ffn.layers.1',
+}
+# Parameter groups a method may leave trainable (re.search over names).
+TRAINABLE = {
+    'patch_embed': r'^patch_embed\.',
+    'norms': r'norm',
+    'relative_position': r'relative_position_bias_table',
+    'merge_reduction': r'downsample\.reduction',
+}
+
+
+class MMSegSwinSupport:
+    """Capabilities of an mmseg ``SwinTransformer`` for adapter methods.
+
+    Args:
+        backbone: the (wrapped) Swin module.
+    """
+
+    family = 'mmseg SwinTransformer / SwinTransformerMTL'
+
+    def __init__(self, backbone: nn.Module):
+        self.backbone = backbone
+        self.depths = [len(stage.blocks) for stage in backbone.stages]
+        self.out_indices = list(backbone.out_indices)
+        self.after_downsample = bool(
+            getattr(backbone, 'out_after_downsample', False))
+
+    @staticmethod
+    def handles(backbone: nn.Module) -> bool:
+        return isinstance(backbone, SwinTransformer)
+
+    # names ---------------------------------------------------------------
+    def blocks(self, which: str = 'all') -> List[Tuple[int, str]]:
+        """``[(stage, block name)]``: every block (``'all'``) or the last
+        block of every stage (``'last'``)."""
+        if which not in ('all', 'last'):
+            raise ValueError(f"which must be 'all' or 'last', got {which!r}")
+        names = []
+        for i, depth in enumerate(self.depths):
+            first = depth - 1 if which == 'last' else 0
+            names += [(i, f'stages.{i}.blocks.{j}')
+                      for j in range(first, depth)]
+        return names
+
+    def role_sites(self, roles: Sequence[str], which: str = 'all'
+                   ) -> List[Tuple[int, str, str]]:
+        """``[(stage, role, module name)]`` of the linear layers of
+        ``roles`` (``qkv``, ``proj``, ``fc1``, ``fc2``) in ``which`` blocks.
+        """
+        unknown = [r for r in roles if r not in ROLES]
+        if unknown:
+            raise ValueError(f'unknown linear role(s) {unknown}; known: '
+                             f'{sorted(ROLES)}')
+        return [(i, role, f'{block}.{ROLES[role]}')
+                for i, block in self.blocks(which) for role in roles]
+
+    @staticmethod
+    def trainable_patterns(groups: Sequence[str]) -> List[str]:
+        """Regexes of parameter ``groups`` (keys of :data:`TRAINABLE`)."""
+        unknown = [g for g in groups if g not in TRAINABLE]
+        if unknown:
+            raise ValueError(f'unknown trainable group(s) {unknown}; known: '
+                             f'{sorted(TRAINABLE)}')
+        return [TRAINABLE[g] for g in groups]
+
+    @staticmethod
+    def attention(block: str) -> str:
+        """Name of the window attention (``WindowMSA``) of ``block``."""
+        return f'{block}.attn.w_msa'
+
+    def downsample(self, stage: int) -> Optional[str]:
+        """Name of stage ``stage``'s patch merging, or None."""
+        if self.backbone.stages[stage].downsample is None:
+            return None
+        return f'stages.{stage}.downsample'
+
+    def out_index(self, stage: int) -> Optional[int]:
+        """Position of stage ``stage`` in the backbone's outputs, or None."""
+        if stage not in self.out_indices:
+            return None
+        return self.out_indices.index(stage)
+
+    def feature_after_downsample(self, stage: int) -> bool:
+        """Whether output ``stage`` is taken after its patch merging."""
+        return self.after_downsample and self.downsample(stage) is not None
+
+    def channels(self, stage: int) -> int:
+        """Channels of the tokens inside stage ``stage``'s blocks."""
+        return self.backbone.stages[stage].blocks[0].norm1.normalized_shape[0]
+
+    # regions ---------------------------------------------------------------
+    def stage_regions(self) -> List[Tuple[str, str, int, SplitFn]]:
+        """Per-task regions from the last block of each output stage to the
+        end of the stage (its patch merging included):
+        ``[(entry, exit, out_index, split)]``."""
+        regions = []
+        for stage, block in self.blocks('last'):
+            index = self.out_index(stage)
+            if index is not None:
+                regions.append((block, f'stages.{stage}', index,
+                                self.stage_split(stage)))
+        return regions
+
+    def merge_region(self, stage: int) -> Tuple[str, str, SplitFn]:
+        """``(entry, exit, split)`` of a region holding only stage
+        ``stage``'s patch merging."""
+        entry = self.downsample(stage)
+        if entry is None:
+            raise ValueError(f'stage {stage} has no patch merging')
+        return entry, f'stages.{stage}', self.stage_split(stage)
+
+    def stage_split(self, stage: int) -> 'StageSplit':
+        """``split`` for a region ending at ``stages.{stage}``."""
+        return StageSplit(self.backbone, stage,
+                          self.feature_after_downsample(stage))
+
+    # block internals -------------------------------------------------------
+    def block(self, name: str) -> nn.Module:
+        return self.backbone.get_submodule(name)
+
+    @staticmethod
+    def hw_probe() -> 'HWProbe':
+        """Forward pre-hook for blocks setting ``context.hw_shape``."""
+        return HWProbe()
+
+    def norm1(self, block: str, x: Tensor) -> Tensor:
+        """The block's pre-attention norm applied to tokens (..., C)."""
+        return self.block(block).norm1(x)
+
+    def mlp_residual(self, block: str, x: Tensor, identity: Tensor) -> Tensor:
+        """``identity + drop_path(MLP(norm2(x)))`` with the block's weights,
+        tokens (B, L, C)."""
+        module = self.block(block)
+        return module.ffn(module.norm2(x), identity=identity)
+
+    def windows_to_tokens(self, block: str, windows: Tensor,
+                          hw_shape: Tuple[int, int]) -> Tensor:
+        """Undo the block's window partition and cyclic shift.
+
+        Args:
+            windows: (M * nW, window_size**2, C) in the block's (shifted,
+                padded) window order.
+            hw_shape: (H, W) of the block's tokens.
+
+        Returns:
+            Tokens (M, H * W, C).
+        """
+        attn = self.block(block).attn
+        size = attn.window_size
+        height, width = hw_shape
+        pad_h, pad_w = (math.ceil(height / size) * size,
+                        math.ceil(width / size) * size)
+        channels = windows.shape[-1]
+        x = attn.window_reverse(windows.view(-1, size, size, channels),
+                                pad_h, pad_w)
+        if attn.shift_size > 0:
+            x = torch.roll(x, shifts=(attn.shift_size, attn.shift_size),
+                           dims=(1, 2))
+        x = x[:, :height, :width, :]
+        return x.reshape(x.shape[0], height * width, channels)
+
+
+class HWProbe:
+    """Forward pre-hook: ``context.hw_shape`` = the (H, W) a block is called
+    with (mmseg blocks are called as ``block(x, hw_shape)``)."""
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        current_context().hw_shape = tuple(int(v) for v in args[1])
+
+
+class StageSplit:
+    """Split the stacked output of a region ending at ``stages.{stage}``.
+
+    The shared stream continues; each task's output-stage feature is taken
+    as the backbone takes its own (after the merging, or before it through
+    ``norm{stage}``) and laid out as (B, C, H, W). The stage's pre-merging
+    tokens may be unstacked (a region of the merging alone).
+
+    Args:
+        backbone: the Swin module (for ``norm{stage}``).
+        stage: stage index.
+        after_downsample: whether the feature is the merged tokens.
+    """
+
+    def __init__(self, backbone: nn.Module, stage: int,
+                 after_downsample: bool):
+        self.backbone, self.stage = backbone, stage
+        self.after_downsample = after_downsample
+
+    def __call__(self, context: TaskContext,
+                 output: tuple) -> Tuple[tuple, Dict[str, Tensor]]:
+        x_down, down_hw, x, hw = output
+        downs = context.split(x_down)
+        xs = (x.unsqueeze(0) if x.shape[0] == context.batch_size else
+              context.split(x))
+        if self.after_downsample:
+            feats, (height, width) = downs[1:], down_hw
+        else:
+            feats, (height, width) = xs[1:], hw
+            norm = getattr(self.backbone, f'norm{self.stage}', None)
+            if norm is not None:
+                feats = norm(feats)
+        num_tasks, batch = feats.shape[:2]
+        feats = feats.view(num_tasks, batch, height, width, -1).permute(
+            0, 1, 4, 2, 3).contiguous()
+        return ((downs[0], down_hw, xs[0], hw),
+                dict(zip(context.tasks, feats.unbind(0))))
+
+
+class PromptedWindowAttention(nn.Module):
+    """Window attention with prompt tokens, on an mmseg ``WindowMSA``'s own
+    weights (a site adapter: ``replace(<block>.attn.w_msa, ...)``).
+
+    When the context carries prompts (:class:`PromptState`, (B, P, C)), each
+    window of N tokens attends over ``[P prompts; N tokens]``: the prompts
+    are tiled over streams and windows, the relative-position bias and the
+    shift mask apply to token-token pairs only, prompt queries and keys get
+    neither. The output projection (``base.proj``, possibly an adapter site
+    that reads the prompt logits) runs on all P + N positions. The window
+    tokens' outputs are returned; the prompt positions' outputs of the
+    shared stream, averaged over the windows of each image, go to
+    ``context.prompts.out``; the unscaled logits q k^T of prompt queries
+    against window keys, (S * B * nW, heads, P, N), to
+    ``context.prompts.logits`` (before the projection runs).
+
+    Without prompts in the context it is the original attention.
+    """
+
+    def reset_parameters(self) -> None:
+        """No parameters of its own."""
+
+    def forward_site(self, base: nn.Module, x: Tensor,
+                     mask: Optional[Tensor] = None) -> Tensor:
+        """x: windows (S * B * nW, N, C); mask: (nW, N, N) or None."""
+        context = current_context()
+        prompts = context.prompts
+        if prompts is None:
+            return base(x, mask)
+        windows, length, channels = x.shape
+        num_prompts = prompts.length
+        tokens = prompts.tokens
+        if context.stacked:
+            tokens = context.stack(tokens)
+        images = tokens.shape[0]
+        per_image = windows // images
+        tokens = tokens.unsqueeze(1).expand(
+            images, per_image, num_prompts, channels).reshape(
+                windows, num_prompts, channels)
+        seq = torch.cat([tokens, x], dim=1)
+        total, heads = num_prompts + length, base.num_heads
+        qkv = base.qkv(seq).reshape(windows, total, 3, heads,
+                                    channels // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        logits = q @ k.transpose(-2, -1)
+        attn = logits * base.scale + self._bias(base, num_prompts,
+                                                length).unsqueeze(0)
+        if mask is not None:
+            groups = mask.shape[0]
+            attn = attn.view(windows // groups, groups, heads, total, total)
+            attn = attn + F.pad(mask, (num_prompts, 0, num_prompts, 0))[
+                None, :, None]
+            attn = attn.view(-1, heads, total, total)
+        attn = base.attn_drop(base.softmax(attn))
+        out = (attn @ v).transpose(1, 2).reshape(windows, total, channels)
+        prompts.logits = logits[:, :, :num_prompts, num_prompts:]
+        out = base.proj_drop(base.proj(out))
+        shared_rows = windows // context.num_streams
+        prompts.out = out[:shared_rows, :num_prompts].reshape(
+            -1, per_image, num_prompts, channels).mean(1)
+        return out[:, num_prompts:]
+
+    @staticmethod
+    def _bias(base: nn.Module, num_prompts: int, length: int) -> Tensor:
+        """Relative-position bias (heads, P + N, P + N), zero on every pair
+        that involves a prompt."""
+        table = base.relative_position_bias_table[
+            base.relative_position_index.view(-1)]
+        bias = table.view(length, length, -1).permute(2, 0, 1)
+        return F.pad(bias, (num_prompts, 0, num_prompts, 0))
