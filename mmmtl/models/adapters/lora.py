@@ -1,0 +1,136 @@
+"""Low-rank adapters on a frozen ``nn.Linear``, as replacement sites.
+
+Shared stream (and everywhere outside a per-task region)::
+
+    y = W x + b + s * B A dropout(x)           A (r, d_in), B (d_out, r)
+
+Inside a per-task region, task stream t (input x_t) with task-stacked
+A_t (T, r_t, d_in), B_t (T, d_out, r_t), computed for all tasks with one
+batched matmul::
+
+    y_t = W x_src + b + s_t * B_t A_t dropout(x_t)
+
+where ``x_src`` is the shared stream's input (``frozen_input='shared'``,
+MTLoRA's released code: the frozen weight is applied once, to the shared
+stream) or the task stream's own input (``frozen_input='task'``: the task
+stream is an independent run of the layer). The shared LoRA is not part of
+the task streams (MTLoRA's ``'matrix'`` mode).
+
+A initialised kaiming-uniform (a = sqrt(5)), B zeros, so every adapted
+layer starts as the frozen one.
+"""
+import math
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .context import current_context
+
+FROZEN_INPUTS = ('shared', 'task')
+
+
+def init_low_rank_(down: Tensor, up: Tensor) -> None:
+    """Kaiming-uniform (a = sqrt(5)) ``down`` (per leading index when
+    stacked), zero ``up``."""
+    with torch.no_grad():
+        for matrix in down.view(-1, *down.shape[-2:]):
+            nn.init.kaiming_uniform_(matrix, a=math.sqrt(5))
+    nn.init.zeros_(up)
+
+
+def low_rank(x: Tensor, down: Tensor, up: Tensor) -> Tensor:
+    """x (..., d_in) -> x A^T B^T (..., d_out) with A (r, d_in), B (d_out, r).
+    """
+    return x @ down.t() @ up.t()
+
+
+def task_low_rank(x: Tensor, down: Tensor, up: Tensor) -> Tensor:
+    """Per-task low rank: x (T, M, ..., d_in), A (T, r, d_in),
+    B (T, d_out, r) -> (T, M, ..., d_out), one batched matmul each."""
+    flat = x.reshape(x.shape[0], -1, x.shape[-1])
+    out = flat @ down.transpose(1, 2) @ up.transpose(1, 2)
+    return out.view(*x.shape[:-1], up.shape[1])
+
+
+class LoRALinear(nn.Module):
+    """Shared LoRA (and optional task LoRA) for one ``nn.Linear`` site.
+
+    Args:
+        in_features: d_in of the adapted Linear.
+        out_features: d_out.
+        rank: r of the shared LoRA.
+        scale: s, multiplied directly (MTLoRA), not alpha / r.
+        dropout: dropout on the LoRA input.
+        tasks: task names (for task LoRA).
+        task_rank: r_t of the task LoRA; 0 for shared LoRA only.
+        task_scale: s_t (default ``scale``).
+        frozen_input: ``'shared'`` or ``'task'`` (module docstring).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int,
+                 scale: float = 1.0, dropout: float = 0.0,
+                 tasks: Sequence[str] = (), task_rank: int = 0,
+                 task_scale: Optional[float] = None,
+                 frozen_input: str = 'shared'):
+        super().__init__()
+        if rank < 1:
+            raise ValueError(f'LoRA rank must be >= 1, got {rank}')
+        if frozen_input not in FROZEN_INPUTS:
+            raise ValueError(f'frozen_input {frozen_input!r} is not one of '
+                             f'{FROZEN_INPUTS}')
+        if task_rank and not tasks:
+            raise ValueError('task_rank > 0 needs the task names')
+        self.in_features, self.out_features = in_features, out_features
+        self.rank, self.scale = rank, scale
+        self.tasks = tuple(tasks)
+        self.task_rank = task_rank
+        self.task_scale = scale if task_scale is None else task_scale
+        self.frozen_input = frozen_input
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_a = nn.Parameter(torch.empty(rank, in_features))
+        self.lora_b = nn.Parameter(torch.empty(out_features, rank))
+        if task_rank:
+            num_tasks = len(self.tasks)
+            self.task_a = nn.Parameter(
+                torch.empty(num_tasks, task_rank, in_features))
+            self.task_b = nn.Parameter(
+                torch.empty(num_tasks, out_features, task_rank))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init_low_rank_(self.lora_a, self.lora_b)
+        if self.task_rank:
+            init_low_rank_(self.task_a, self.task_b)
+
+    def delta(self, x: Tensor) -> Tensor:
+        """Shared-LoRA term s * B A dropout(x), (..., d_out)."""
+        return self.scale * low_rank(self.dropout(x), self.lora_a,
+                                     self.lora_b)
+
+    def forward_site(self, base: nn.Module, x: Tensor) -> Tensor:
+        """x: (..., d_in), or inside a region (S * M, ..., d_in) stacked
+        streams (shared first)."""
+        if not self.task_rank or not current_context().stacked:
+            return base(x) + self.delta(x)
+        streams = current_context().split(x)
+        shared_in, task_in = streams[0], streams[1:]
+        frozen = base(shared_in)
+        shared = frozen + self.delta(shared_in)
+        if self.frozen_input == 'task':
+            frozen_tasks = base(task_in)
+        else:
+            frozen_tasks = frozen.unsqueeze(0)
+        tasks = frozen_tasks + self.task_scale * task_low_rank(
+            self.dropout(task_in), self.task_a, self.task_b)
+        out = torch.cat([shared.unsqueeze(0), tasks])
+        return out.view(-1, *out.shape[2:])
+
+    def extra_repr(self) -> str:
+        text = (f'{self.in_features}->{self.out_features}, r={self.rank}, '
+                f'scale={self.scale}')
+        if self.task_rank:
+            text += (f', task_r={self.task_rank} x {len(self.tasks)}, '
+                     f'task_scale={self.task_scale}, '
+                     f'frozen_input={self.frozen_input}')
+        return text
