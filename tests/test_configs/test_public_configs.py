@@ -22,6 +22,7 @@ CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
                  window_size=2, drop_path_rate=0.0, pretrained=None)
 TINY_CHANNELS = [16, 32, 64, 128]
+TINY_MERGED_CHANNELS = [32, 64, 128, 128]  # out_after_downsample=True
 SIZE = 32
 
 
@@ -55,8 +56,12 @@ def shrink(cfg: Config, data_roots: dict, work_dir: Path) -> Config:
     swin.update(TINY_SWIN)
     if 'bottleneck' in backbone:
         backbone.bottleneck = 4
+    if 'rank' in backbone:
+        backbone.rank = 2
+    channels = (TINY_MERGED_CHANNELS if swin.get('out_after_downsample')
+                else TINY_CHANNELS)
     for task in cfg.model.tasks.values():
-        task.head.in_channels = TINY_CHANNELS
+        task.head.in_channels = channels
         task.head.channels = [4, 4, 4, 4]
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
@@ -108,8 +113,11 @@ def test_config_trains_and_evaluates_tiny(config, data_roots, tmp_path):
         assert report['backbone_trainable'] == report['backbone_total']
 
 
-@pytest.mark.parametrize('config', ['vmt/vmt_swin_t_pascal.py',
-                                    'vmt/vmt_swin_t_nyud.py'])
+@pytest.mark.parametrize('config', [
+    'vmt/vmt_swin_t_pascal.py', 'vmt/vmt_swin_t_nyud.py',
+    'tadformer/tadformer_r16_swin_t_pascal.py',
+    'mtlora/mtlora_r64_swin_t_nyud.py'
+])
 def test_tools_train_and_test_on_real_format_fixtures(config, data_roots,
                                                       tmp_path):
     """tools/train.py then tools/test.py on PASCAL-Context / NYUD-v2 trees."""
