@@ -9,7 +9,8 @@ from mmmtl.registry import MODELS
 from .context import SHARED, TaskContext, activate
 from .freeze import freeze_except, set_frozen_bn_eval
 from .insertion import AdapterHook, attach, detach
-from .regions import RegionEntry, RegionExit, SplitFn, StackFn
+from .regions import (CollapseStreams, ExpandStreams, RegionEntry,
+                      RegionExit, SplitFn, StackFn)
 from .replace import replace_module, restore_module
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
@@ -49,7 +50,8 @@ class AdaptedBackbone(BaseModule):
     * :meth:`replace`: the module becomes an adapter site that owns the
       original (state-dict keys unchanged);
     * :meth:`add_region`: a part of the backbone run once per task, batched
-      along the batch axis;
+      along the batch axis, and :meth:`add_shared_segment`: a module inside
+      a region computed once while every stream holds the same input;
     * :meth:`add_shared`: a module shared by many sites, stored once;
     * :meth:`add_pre_hook` / :meth:`add_hook`: plain forward (pre-)hooks
       that read or update the per-forward :class:`TaskContext` (e.g. tokens
@@ -245,6 +247,17 @@ class AdaptedBackbone(BaseModule):
             exit_hook, with_kwargs=True)
         self._hooks += [(entry, entry_hook), (exit, exit_hook)]
         self._region_outputs.append(out_index)
+
+    def add_shared_segment(self, target: str) -> None:
+        """Inside a region, run module ``target`` once on the shared stream
+        when all streams enter it equal (see
+        :mod:`~mmmtl.models.adapters.regions`); stream-aware sites inside
+        expand the streams at the first task-specific layer."""
+        module = self.module.get_submodule(target)
+        collapse, expand = CollapseStreams(), ExpandStreams()
+        module.register_forward_pre_hook(collapse, with_kwargs=True)
+        module.register_forward_hook(expand, with_kwargs=True)
+        self._hooks += [(target, collapse), (target, expand)]
 
     def remove_adapters(self) -> nn.Module:
         """Detach every hook, restore replaced modules and return the plain

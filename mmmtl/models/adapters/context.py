@@ -67,6 +67,7 @@ class TaskContext:
     tasks: Tuple[str, ...]
     batch_size: int
     streams: Tuple[str, ...] = (SHARED, )
+    collapsed: bool = False
     hw_shape: Optional[Tuple[int, int]] = None
     prompts: Optional[PromptState] = None
     carry: Dict[str, Tensor] = field(default_factory=dict)
@@ -93,6 +94,26 @@ class TaskContext:
     def leave_region(self) -> None:
         """Back to the shared stream alone."""
         self.streams = (SHARED, )
+        self.collapsed = False
+
+    @property
+    def rows_per_stream(self) -> int:
+        """How many streams the current activations hold physically: S, or
+        1 outside regions and while collapsed."""
+        return 1 if self.collapsed else self.num_streams
+
+    def expand_streams(self, x: Tensor) -> Tensor:
+        """The (S, M, ...) streams of ``x`` for a stream-aware site.
+
+        Stacked activations (S * M, ...) are split (a view); collapsed ones
+        (M, ...) are the shared stream, broadcast to every stream (an
+        expanded view), and the context counts as stacked again: the site
+        returns S * M rows.
+        """
+        if self.collapsed:
+            self.collapsed = False
+            return x.unsqueeze(0).expand(self.num_streams, *x.shape)
+        return self.split(x)
 
     def stack(self, x: Tensor) -> Tensor:
         """(M, ...) -> (S * M, ...): the same activations for every stream."""
@@ -118,12 +139,12 @@ class TaskContext:
     def shared_only(self) -> Iterator[None]:
         """Temporarily treat activations as the shared stream alone (e.g.
         for prompt tokens updated inside a region)."""
-        streams = self.streams
-        self.streams = (SHARED, )
+        streams, collapsed = self.streams, self.collapsed
+        self.streams, self.collapsed = (SHARED, ), False
         try:
             yield
         finally:
-            self.streams = streams
+            self.streams, self.collapsed = streams, collapsed
 
 
 @contextmanager

@@ -6,7 +6,8 @@ Shared stream (and everywhere outside a per-task region)::
 
 Inside a per-task region, task stream t (input x_t) with task-stacked
 A_t (T, r_t, d_in), B_t (T, d_out, r_t), computed for all tasks with one
-batched matmul::
+batched matmul (one plain matmul when the streams arrive collapsed, i.e. all
+equal to the shared input)::
 
     y_t = W x_src + b + s_t * B_t A_t dropout(x_t)
 
@@ -45,12 +46,25 @@ def low_rank(x: Tensor, down: Tensor, up: Tensor) -> Tensor:
     return x @ down.t() @ up.t()
 
 
-def task_low_rank(x: Tensor, down: Tensor, up: Tensor) -> Tensor:
-    """Per-task low rank: x (T, M, ..., d_in), A (T, r, d_in),
-    B (T, d_out, r) -> (T, M, ..., d_out), one batched matmul each."""
-    flat = x.reshape(x.shape[0], -1, x.shape[-1])
-    out = flat @ down.transpose(1, 2) @ up.transpose(1, 2)
-    return out.view(*x.shape[:-1], up.shape[1])
+def task_low_rank(x: Tensor, down: Tensor, up: Tensor,
+                  shared_input: bool = False) -> Tensor:
+    """Per-task low rank with A (T, r, d_in), B (T, d_out, r).
+
+    x is the task streams (T, M, ..., d_in), one per task, or, with
+    ``shared_input``, one input (M, ..., d_in) for every task (then the T
+    down-projections are one matmul). Returns (T, M, ..., d_out).
+    """
+    num_tasks, rank, _ = down.shape
+    if not shared_input:
+        flat = x.reshape(num_tasks, -1, x.shape[-1])
+        low = flat @ down.transpose(1, 2)
+        lead = x.shape[1:-1]
+    else:
+        flat = x.reshape(-1, x.shape[-1])
+        low = (flat @ down.reshape(num_tasks * rank, -1).t()).view(
+            -1, num_tasks, rank).transpose(0, 1)
+        lead = x.shape[:-1]
+    return (low @ up.transpose(1, 2)).view(num_tasks, *lead, up.shape[1])
 
 
 class LoRALinear(nn.Module):
@@ -110,19 +124,29 @@ class LoRALinear(nn.Module):
 
     def forward_site(self, base: nn.Module, x: Tensor) -> Tensor:
         """x: (..., d_in), or inside a region (S * M, ..., d_in) stacked
-        streams (shared first)."""
-        if not self.task_rank or not current_context().stacked:
+        streams (shared first), or (M, ..., d_in) while they are collapsed
+        (then every task stream's input is the shared input, dropped out
+        once, as in the released code)."""
+        context = current_context() if self.task_rank else None
+        if context is None or not context.stacked:
             return base(x) + self.delta(x)
-        streams = current_context().split(x)
-        shared_in, task_in = streams[0], streams[1:]
+        collapsed = context.collapsed
+        streams = context.expand_streams(x)
+        shared_in = streams[0]
         frozen = base(shared_in)
-        shared = frozen + self.delta(shared_in)
-        if self.frozen_input == 'task':
-            frozen_tasks = base(task_in)
+        dropped = self.dropout(shared_in)
+        shared = frozen + self.scale * low_rank(dropped, self.lora_a,
+                                                self.lora_b)
+        if collapsed:
+            task_in = dropped
+        else:
+            task_in = self.dropout(streams[1:])
+        if self.frozen_input == 'task' and not collapsed:
+            frozen_tasks = base(streams[1:])
         else:
             frozen_tasks = frozen.unsqueeze(0)
         tasks = frozen_tasks + self.task_scale * task_low_rank(
-            self.dropout(task_in), self.task_a, self.task_b)
+            task_in, self.task_a, self.task_b, shared_input=collapsed)
         out = torch.cat([shared.unsqueeze(0), tasks])
         return out.view(-1, *out.shape[2:])
 

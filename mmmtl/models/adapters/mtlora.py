@@ -108,6 +108,8 @@ class MTLoRA(AdaptedBackbone):
                 frozen_input=self.frozen_input))
         for entry, exit, index, split in support.stage_regions():
             self.add_region(entry, exit, index, split)
+        for segment in support.region_shared_segments():
+            self.add_shared_segment(segment)
 
     def method_trainable(self) -> List[str]:
         return self._support.trainable_patterns(self.trainable_groups)

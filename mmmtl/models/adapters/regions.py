@@ -13,8 +13,12 @@ A region is delimited by two modules of the backbone:
   shared stream back to the rest of the backbone and records each task's
   stage feature, (B, C, H, W), for output ``out_index``.
 
-Equality with running the region once per task in a Python loop is what the
-tests check. The backbone support (``adapters/support``) knows where a
+A **shared segment** (:class:`CollapseStreams` / :class:`ExpandStreams`) is a
+module inside a region whose input is the same in every stream (e.g. the
+attention of the region's first block, before any task-specific layer): it
+runs once, on the shared stream, and the first stream-aware site inside it
+(or its end) expands the streams again. Equality with running the region
+once per task in a Python loop is what the tests check. The backbone support (``adapters/support``) knows where a
 family's regions start and end and how to split their outputs.
 """
 from typing import Any, Callable, Dict, Optional, Tuple
@@ -74,3 +78,32 @@ class RegionExit:
         context.leave_region()
         context.task_features[self.out_index] = features
         return shared
+
+
+class CollapseStreams:
+    """Forward pre-hook of a shared segment: run it on stream 0 only.
+
+    Valid only where every stream holds the same activations (the method
+    that adds it guarantees this).
+    """
+
+    def __call__(self, module: nn.Module, args: tuple,
+                 kwargs: Dict[str, Any]) -> Optional[Tuple[tuple, Dict]]:
+        context = current_context()
+        if not context.stacked or context.collapsed:
+            return None
+        context.collapsed = True
+        return (context.split(args[0])[0], ) + tuple(args[1:]), kwargs
+
+
+class ExpandStreams:
+    """Forward hook ending a shared segment: stack its output again if no
+    site inside expanded the streams."""
+
+    def __call__(self, module: nn.Module, args: tuple,
+                 kwargs: Dict[str, Any], output: Tensor) -> Tensor:
+        context = current_context()
+        if not context.collapsed:
+            return output
+        context.collapsed = False
+        return context.stack(output)

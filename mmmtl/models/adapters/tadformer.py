@@ -96,15 +96,21 @@ class TaskAwareLoRA(nn.Module):
         if not context.stacked:
             return base(x) + self.scale * low_rank(
                 self.dropout(x), self.lora_a, self.lora_b)
-        streams = context.split(x)
+        collapsed = context.collapsed
+        streams = context.expand_streams(x)
         frozen = base(streams[0])
-        shared = frozen + self.scale * low_rank(
-            self.dropout(streams[0]), self.lora_a, self.lora_b)
-        z = self.dropout(streams[1:])
+        dropped = self.dropout(streams[0])
+        shared = frozen + self.scale * low_rank(dropped, self.lora_a,
+                                                self.lora_b)
+        if collapsed:  # every task stream is the shared input, dropped once
+            z = dropped.unsqueeze(0).expand(streams.shape[0] - 1,
+                                            *dropped.shape)
+        else:
+            z = self.dropout(streams[1:])
         num_prompts = 0
         if self.num_heads:
             num_prompts = context.prompts.length
-            z = self._tpc(z[:, :, num_prompts:], context)
+            z = self._tpc(z[:, :, num_prompts:], context, collapsed)
         tasks = frozen[:, num_prompts:].unsqueeze(0) + self.scale * (
             self._filtered(z @ self.lora_a.t(), context) @ self.lora_b.t())
         if num_prompts:
@@ -114,10 +120,14 @@ class TaskAwareLoRA(nn.Module):
         out = torch.cat([shared.unsqueeze(0), tasks])
         return out.view(-1, *out.shape[2:])
 
-    def _tpc(self, z: Tensor, context) -> Tensor:
+    def _tpc(self, z: Tensor, context, collapsed: bool) -> Tensor:
         """Task-prompt conditioning: z (T, M, N, C) -> LN(z + g * z)."""
         num_tasks, rows, length, channels = z.shape
-        logits = context.split(context.prompts.logits)[1:]
+        logits = context.prompts.logits
+        if collapsed:  # the attention ran once, on the shared stream
+            logits = logits.unsqueeze(0).expand(num_tasks, *logits.shape)
+        else:
+            logits = context.split(logits)[1:]
         index = torch.arange(num_tasks, device=z.device)
         gate = F.gelu(logits[index, :, :, index])
         heads = gate.shape[2]
@@ -273,6 +283,8 @@ class TADFormer(AdaptedBackbone):
             unused if self.released_prompt_norms else []))
         for entry, exit, index, split in support.stage_regions():
             self.add_region(entry, exit, index, split)
+        for segment in support.region_shared_segments():
+            self.add_shared_segment(segment)
 
     def method_trainable(self) -> List[str]:
         return self._support.trainable_patterns(self.trainable_groups)

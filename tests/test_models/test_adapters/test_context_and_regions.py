@@ -87,3 +87,50 @@ def test_vmt_merged_outputs_are_the_merging_of_shared_plus_residual():
                                      streamed.shape[-1]).permute(0, 3, 1, 2)
             torch.testing.assert_close(feats[task][i], expected)
     assert not torch.allclose(feats['semseg'][0], feats['normals'][0])
+
+
+@pytest.mark.parametrize('method', ['MTLoRA', 'TADFormer'])
+def test_shared_segment_equals_stacked_computation(method):
+    """The attention of each region's first block runs once (collapsed
+    streams); outputs and gradients equal running it on every stream."""
+    from mmmtl.models.adapters import detach
+    from mmmtl.models.adapters.regions import CollapseStreams, ExpandStreams
+
+    def run(model):
+        model.zero_grad()
+        feats = model(images())
+        sum((f * f).sum() for stages in feats.values()
+            for f in stages).backward()
+        return feats, {n: p.grad.clone() for n, p in model.named_parameters()
+                       if p.grad is not None}
+
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=method, tasks=TASKS, rank=2, dropout=0.0,
+                              module=tiny_swin(type='SwinTransformerMTL',
+                                               out_after_downsample=True)))
+    model.init_weights()
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in model.adapters.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+    rows = []
+    qkv = model.module.stages[0].blocks[1].attn.w_msa.qkv
+    qkv.register_forward_hook(lambda m, a, o: rows.append(a[0].shape[0]))
+    feats, grads = run(model)
+    assert rows == [2 * 4]  # B = 2 images x 4 windows, not (1 + T) x that
+    segments = [(t, h) for t, h in model._hooks
+                if isinstance(h, (CollapseStreams, ExpandStreams))]
+    assert len(segments) == 2 * 4
+    for target, hook in segments:
+        detach(model.module.get_submodule(target), hook)
+    rows.clear()
+    stacked_feats, stacked_grads = run(model)
+    assert rows == [3 * 2 * 4]
+    for task in TASKS:
+        for a, b in zip(feats[task], stacked_feats[task]):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    assert grads.keys() == stacked_grads.keys()
+    for name in grads:  # summation order differs: relative to the scale
+        scale = stacked_grads[name].abs().max().item()
+        torch.testing.assert_close(grads[name], stacked_grads[name],
+                                   rtol=0, atol=1e-5 * max(scale, 1.0))

@@ -135,6 +135,15 @@ class MMSegSwinSupport:
                                 self.stage_split(stage)))
         return regions
 
+    def region_shared_segments(self) -> List[str]:
+        """The window attention (``WindowMSA``) of each region's first
+        block: every stream enters it equal and its first task-specific
+        layer (proj) is its last, so qkv and softmax run once and proj
+        expands the streams. (Not the enclosing ``ShiftWindowMSA``: it
+        reshapes to the batch size it was called with.)"""
+        return [self.attention(block) for stage, block in self.blocks('last')
+                if self.out_index(stage) is not None]
+
     def merge_region(self, stage: int) -> Tuple[str, str, SplitFn]:
         """``(entry, exit, split)`` of a region holding only stage
         ``stage``'s patch merging."""
@@ -255,7 +264,9 @@ class PromptedWindowAttention(nn.Module):
     shared stream, averaged over the windows of each image, go to
     ``context.prompts.out``; the unscaled logits q k^T of prompt queries
     against window keys, (S * B * nW, heads, P, N), to
-    ``context.prompts.logits`` (before the projection runs).
+    ``context.prompts.logits`` (before the projection runs). Inside a
+    region the windows are the stacked streams' (prompts tiled over them),
+    or the shared stream's alone while the streams are collapsed.
 
     Without prompts in the context it is the original attention.
     """
@@ -273,7 +284,7 @@ class PromptedWindowAttention(nn.Module):
         windows, length, channels = x.shape
         num_prompts = prompts.length
         tokens = prompts.tokens
-        if context.stacked:
+        if context.stacked and not context.collapsed:
             tokens = context.stack(tokens)
         images = tokens.shape[0]
         per_image = windows // images
@@ -297,8 +308,8 @@ class PromptedWindowAttention(nn.Module):
         attn = base.attn_drop(base.softmax(attn))
         out = (attn @ v).transpose(1, 2).reshape(windows, total, channels)
         prompts.logits = logits[:, :, :num_prompts, num_prompts:]
-        out = base.proj_drop(base.proj(out))
-        shared_rows = windows // context.num_streams
+        shared_rows = windows // context.rows_per_stream
+        out = base.proj_drop(base.proj(out))  # may expand collapsed streams
         prompts.out = out[:shared_rows, :num_prompts].reshape(
             -1, per_image, num_prompts, channels).mean(1)
         return out[:, num_prompts:]
