@@ -31,7 +31,8 @@ param_scheduler = [
 train_cfg = dict(max_iters=300 * iters_per_epoch,
                  val_interval=10 * iters_per_epoch)
 default_hooks = dict(checkpoint=dict(interval=10 * iters_per_epoch))
-# Published single-task full fine-tuning, Swin-T (PAPERS.md §1, secondary).
+# Published single-task full fine-tuning, Swin-T (as quoted by later papers;
+# docs/en/metrics.md).
 val_evaluator = dict(
     type='MultiTaskMetric',
     baselines=dict(semseg=42.65, depth=0.60, normals=22.83))

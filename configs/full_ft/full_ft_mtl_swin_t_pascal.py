@@ -1,5 +1,6 @@
 # Multi-task full fine-tuning, Swin-T (ImageNet-1k), PASCAL-Context, 448x448,
-# the four tasks of the published tables (REFERENCE.md §4 recipe, batch 32).
+# the four tasks of the published tables (the MTLoRA/TADFormer recipe,
+# batch 32: docs/en/methods/mtlora.md).
 _base_ = [
     '../_base_/models/mtl_swin_t.py', '../_base_/models/swin_t.py',
     '../_base_/datasets/pascal_context_mt.py', '../_base_/default_runtime.py',
@@ -14,7 +15,8 @@ model = dict(
 train_dataloader = dict(batch_size=32, dataset=dict(tasks=task_names))
 val_dataloader = dict(dataset=dict(tasks=task_names))
 test_dataloader = val_dataloader
-# Published single-task full fine-tuning, Swin-T (PAPERS.md §1).
+# Published single-task full fine-tuning, Swin-T (MTLoRA / TADFormer tables;
+# docs/en/metrics.md).
 val_evaluator = dict(
     type='MultiTaskMetric',
     baselines=dict(semseg=67.21, human_parts=61.93, saliency=62.35,

@@ -1,4 +1,4 @@
-"""Δm against the published PASCAL-Context table (PAPERS.md §1)."""
+"""Δm against the published PASCAL-Context table (MTLoRA / TADFormer)."""
 import pytest
 
 from mmmtl.evaluation import delta_m, is_lower_better, relative_changes

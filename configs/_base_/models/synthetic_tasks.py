@@ -1,6 +1,6 @@
 # Task heads for the synthetic multi-task dataset (6 semseg classes, 7 parts
 # classes), over Swin-T's stage channels. Loss weights follow the PASCAL
-# references (REFERENCE.md §3) and NYUD's depth weight 1.
+# references (MTLoRA / TADFormer code) and NYUD's depth weight 1.
 synthetic_head = dict(type='MultiScaleFusionHead',
                       in_channels=[96, 192, 384, 768],
                       channels=[18, 36, 72, 144],

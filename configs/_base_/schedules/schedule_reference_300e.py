@@ -1,5 +1,6 @@
-# The MTLoRA/TADFormer recipe (REFERENCE.md §4): AdamW, lr 5e-4 * batch / 512,
-# 20 warm-up epochs of 300, cosine to 5e-6 * batch / 512, grad-clip 5.
+# The MTLoRA/TADFormer recipe (docs/en/methods/mtlora.md): AdamW,
+# lr 5e-4 * batch / 512, 20 warm-up epochs of 300, cosine to
+# 5e-6 * batch / 512, grad-clip 5.
 # PASCAL-Context train has 4998 images: at batch 32, 157 iterations per epoch.
 iters_per_epoch = 157
 max_epochs = 300
