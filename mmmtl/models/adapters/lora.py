@@ -9,13 +9,15 @@ A_t (T, r_t, d_in), B_t (T, d_out, r_t), computed for all tasks with one
 batched matmul (one plain matmul when the streams arrive collapsed, i.e. all
 equal to the shared input)::
 
-    y_t = W x_src + b + s_t * B_t A_t dropout(x_t)
+    y_t = W x_src + b + s_t * B_t A_t x_t
 
 where ``x_src`` is the shared stream's input (``frozen_input='shared'``,
 MTLoRA's released code: the frozen weight is applied once, to the shared
 stream) or the task stream's own input (``frozen_input='task'``: the task
 stream is an independent run of the layer). The shared LoRA is not part of
-the task streams (MTLoRA's ``'matrix'`` mode).
+the task streams (MTLoRA's ``'matrix'`` mode). LoRA dropout applies to the
+shared stream's input only (task streams whose input is the shared one, in
+a collapsed segment, reuse that dropped input), as in the released code.
 
 A initialised kaiming-uniform (a = sqrt(5)), B zeros, so every adapted
 layer starts as the frozen one.
@@ -118,15 +120,20 @@ class LoRALinear(nn.Module):
             init_low_rank_(self.task_a, self.task_b)
 
     def delta(self, x: Tensor) -> Tensor:
-        """Shared-LoRA term s * B A dropout(x), (..., d_out)."""
-        return self.scale * low_rank(self.dropout(x), self.lora_a,
-                                     self.lora_b)
+        """Shared-LoRA term s * B A dropout(x), (..., d_out); s scales the
+        (d_out, r) matrix, not the activations."""
+        return low_rank(self.dropout(x), self.lora_a,
+                        self.scale * self.lora_b)
 
     def forward_site(self, base: nn.Module, x: Tensor) -> Tensor:
         """x: (..., d_in), or inside a region (S * M, ..., d_in) stacked
-        streams (shared first), or (M, ..., d_in) while they are collapsed
-        (then every task stream's input is the shared input, dropped out
-        once, as in the released code)."""
+        streams (shared first), or (M, ..., d_in) while they are collapsed.
+
+        As in the released code, dropout applies to the shared stream's
+        LoRA input; collapsed task streams use that same dropped input
+        (their input is the shared one), stacked task streams their own
+        input without dropout.
+        """
         context = current_context() if self.task_rank else None
         if context is None or not context.stacked:
             return base(x) + self.delta(x)
@@ -135,18 +142,16 @@ class LoRALinear(nn.Module):
         shared_in = streams[0]
         frozen = base(shared_in)
         dropped = self.dropout(shared_in)
-        shared = frozen + self.scale * low_rank(dropped, self.lora_a,
-                                                self.lora_b)
-        if collapsed:
-            task_in = dropped
-        else:
-            task_in = self.dropout(streams[1:])
+        shared = frozen + low_rank(dropped, self.lora_a,
+                                   self.scale * self.lora_b)
+        task_in = dropped if collapsed else streams[1:]
         if self.frozen_input == 'task' and not collapsed:
             frozen_tasks = base(streams[1:])
         else:
             frozen_tasks = frozen.unsqueeze(0)
-        tasks = frozen_tasks + self.task_scale * task_low_rank(
-            task_in, self.task_a, self.task_b, shared_input=collapsed)
+        tasks = frozen_tasks + task_low_rank(
+            task_in, self.task_a, self.task_scale * self.task_b,
+            shared_input=collapsed)
         out = torch.cat([shared.unsqueeze(0), tasks])
         return out.view(-1, *out.shape[2:])
 

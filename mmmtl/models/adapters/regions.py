@@ -17,8 +17,10 @@ A **shared segment** (:class:`CollapseStreams` / :class:`ExpandStreams`) is a
 module inside a region whose input is the same in every stream (e.g. the
 attention of the region's first block, before any task-specific layer): it
 runs once, on the shared stream, and the first stream-aware site inside it
-(or its end) expands the streams again. Equality with running the region
-once per task in a Python loop is what the tests check. The backbone support (``adapters/support``) knows where a
+(or its end) expands the streams again.
+
+Equality with running the region once per task in a Python loop is what the
+tests check. The backbone support (``adapters/support``) knows where a
 family's regions start and end and how to split their outputs.
 """
 from typing import Any, Callable, Dict, Optional, Tuple

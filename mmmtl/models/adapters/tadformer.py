@@ -93,26 +93,25 @@ class TaskAwareLoRA(nn.Module):
         """x: (..., d_in), or inside a region (S * M, L, d_in) stacked
         streams; at proj L = P + N (prompts first)."""
         context = current_context()
+        up = self.scale * self.lora_b
         if not context.stacked:
-            return base(x) + self.scale * low_rank(
-                self.dropout(x), self.lora_a, self.lora_b)
+            return base(x) + low_rank(self.dropout(x), self.lora_a, up)
         collapsed = context.collapsed
         streams = context.expand_streams(x)
         frozen = base(streams[0])
         dropped = self.dropout(streams[0])
-        shared = frozen + self.scale * low_rank(dropped, self.lora_a,
-                                                self.lora_b)
+        shared = frozen + low_rank(dropped, self.lora_a, up)
         if collapsed:  # every task stream is the shared input, dropped once
             z = dropped.unsqueeze(0).expand(streams.shape[0] - 1,
                                             *dropped.shape)
-        else:
-            z = self.dropout(streams[1:])
+        else:  # the released code drops out the shared input only
+            z = streams[1:]
         num_prompts = 0
         if self.num_heads:
             num_prompts = context.prompts.length
             z = self._tpc(z[:, :, num_prompts:], context, collapsed)
-        tasks = frozen[:, num_prompts:].unsqueeze(0) + self.scale * (
-            self._filtered(z @ self.lora_a.t(), context) @ self.lora_b.t())
+        tasks = frozen[:, num_prompts:].unsqueeze(0) + self._filtered(
+            z @ self.lora_a.t(), context) @ up.t()
         if num_prompts:
             prompt_rows = shared[:, :num_prompts].expand(
                 tasks.shape[0], *shared[:, :num_prompts].shape)

@@ -170,8 +170,8 @@ def test_tpc_at_proj_by_hand():
                                     3, 5, prompts, channels))
     for t in range(3):
         patches = x[1 + t, :, prompts:]
-        gate = F.gelu(logits.view(4, 5, heads, prompts, tokens)[1 + t, :, :,
-                                                                 t])
+        per_stream = logits.view(4, 5, heads, prompts, tokens)
+        gate = F.gelu(per_stream[1 + t, :, :, t])
         skip = patches * gate.repeat_interleave(channels // heads,
                                                 1).transpose(1, 2)
         torch.testing.assert_close(context.carry['tadformer_tpc_skip'][t],

@@ -1,4 +1,4 @@
-"""Support for mmseg's ``SwinTransformer`` (and mmmtl's ``SwinTransformerMTL``).
+"""Support for mmseg's ``SwinTransformer`` and mmmtl's ``SwinTransformerMTL``.
 
 Module names (``named_modules()`` of the backbone)::
 
