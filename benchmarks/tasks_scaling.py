@@ -1,7 +1,9 @@
 """Task-scaling benchmark: cost of the adapted backbone vs the number of tasks.
 
 For each method and T in (1, 2, 4, 8) synthetic tasks, builds Swin-T (random
-init) wrapped by the method and measures, in one run:
+init) wrapped by the method (VMT on mmseg's stage outputs; MTLoRA and
+TADFormer, r = 16, on the merged stage outputs they are published with) and
+measures, in one run:
 
 * training-step time: forward, backward of the sum of every task feature,
   AdamW step over the trainable parameters;
@@ -34,7 +36,11 @@ from typing import Dict, List
 
 import torch
 
-METHODS = dict(vmt='VMTAdapter', vmt_lite='VMTAdapterLite')
+METHODS = dict(vmt=dict(type='VMTAdapter'),
+               vmt_lite=dict(type='VMTAdapterLite'),
+               mtlora=dict(type='MTLoRA', rank=16),
+               tadformer=dict(type='TADFormer', rank=16))
+MERGED_OUTPUTS = ('mtlora', 'tadformer')
 NUM_TASKS = (1, 2, 4, 8)
 
 
@@ -44,8 +50,9 @@ def build(method: str, num_tasks: int, device: str) -> torch.nn.Module:
     from mmmtl.utils import register_all_modules
     register_all_modules()
     tasks = tuple(f'task{i}' for i in range(num_tasks))
-    model = MODELS.build(dict(type=METHODS[method], tasks=tasks,
-                              module=dict(type='SwinTransformer')))
+    module = (dict(type='SwinTransformerMTL', out_after_downsample=True)
+              if method in MERGED_OUTPUTS else dict(type='SwinTransformer'))
+    model = MODELS.build(dict(METHODS[method], tasks=tasks, module=module))
     return model.to(device)
 
 
@@ -231,7 +238,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--size', type=int, default=224)
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--methods', default='vmt,vmt_lite')
+    parser.add_argument('--methods', default=','.join(METHODS))
     parser.add_argument('--device', default='cuda'
                         if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--memory-worker', help=argparse.SUPPRESS)
@@ -253,7 +260,8 @@ def main() -> None:
     results = dict(machine=machine(args.device), device=args.device,
                    torch=torch.__version__, size=args.size, batch=args.batch,
                    repeats=args.repeats, backbone='mmseg SwinTransformer '
-                   '(Swin-T defaults), random init', methods={})
+                   '(Swin-T defaults; SwinTransformerMTL with merged outputs '
+                   'for MTLoRA and TADFormer), random init', methods={})
     for method in methods:
         rows = measure_times(method, args.size, args.batch, args.repeats,
                              args.device)
