@@ -23,15 +23,21 @@ def load_tool(name: str):
     return load_module(f'tools/{name}.py')
 
 
-def tiny_config(path: Path, data_root: Path, max_iters: int = 4) -> Path:
+def tiny_config(path: Path, data_root: Path, max_iters: int = 4,
+                base: str = 'configs/vmt/vmt_swin_t_synthetic.py',
+                size: str = 'bottleneck=4',
+                channels=(16, 32, 64, 128), depths=(1, 1, 1, 1)) -> Path:
+    """A tiny version of the synthetic config ``base`` (``size``: the
+    method's size argument; ``channels``: the backbone's output channels).
+    """
     heads = ',\n'.join(
-        f"        {t}=dict(head=dict(in_channels=[16, 32, 64, 128], "
+        f"        {t}=dict(head=dict(in_channels={list(channels)}, "
         f"channels=[4, 4, 4, 4]))" for t in TASKS)
     path.write_text(f"""
-_base_ = ['{REPO / 'configs/vmt/vmt_swin_t_synthetic.py'}']
+_base_ = ['{REPO / base}']
 model = dict(
-    backbone=dict(bottleneck=4, module=dict(
-        embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
+    backbone=dict({size}, module=dict(
+        embed_dims=16, depths={list(depths)}, num_heads=[1, 1, 1, 1],
         window_size=2, drop_path_rate=0.0)),
     tasks=dict(
 {heads}))
@@ -96,19 +102,37 @@ def test_resume_continues_at_checkpoint_iteration(trained, tmp_path):
     assert not (tmp_path / 'iter_2.pth').exists()
 
 
-def test_cpu_ddp_with_torchrun(trained, tmp_path):
-    cfg, _ = trained
+def run_cpu_ddp(cfg: Path, work_dir: Path, port: int) -> None:
+    """tools/train.py on 2 CPU processes (gloo) for 2 iterations."""
     env = dict(os.environ, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     proc = subprocess.run(
         [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-         '--master_port=29531', str(REPO / 'tools/train.py'), str(cfg),
-         '--launcher', 'pytorch', '--work-dir', str(tmp_path),
+         f'--master_port={port}', str(REPO / 'tools/train.py'), str(cfg),
+         '--launcher', 'pytorch', '--work-dir', str(work_dir),
          '--cfg-options', 'train_cfg.max_iters=2', 'train_cfg.val_interval=2'],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log[-3000:]
     assert 'Distributed training: True' in log
-    assert (tmp_path / 'iter_2.pth').is_file()
+    assert (work_dir / 'iter_2.pth').is_file()
+
+
+def test_cpu_ddp_with_torchrun(trained, tmp_path):
+    cfg, _ = trained
+    run_cpu_ddp(cfg, tmp_path, port=29531)
+
+
+def test_cpu_ddp_with_parameters_that_get_no_gradient(trained, tmp_path):
+    """TADFormer with the released code's unused prompt norms (2 blocks per
+    stage, so some are unused): DDP's second iteration fails unless the
+    config's find_unused_parameters reaches the wrapper."""
+    vmt_cfg, _ = trained
+    cfg = tiny_config(
+        tmp_path / 'tiny.py', vmt_cfg.parent / 'synthetic',
+        base='configs/tadformer/tadformer_r16_swin_t_synthetic.py',
+        size='rank=4, released_prompt_norms=True',
+        channels=(32, 64, 128, 128), depths=(2, 2, 2, 2))
+    run_cpu_ddp(cfg, tmp_path / 'work', port=29532)
 
 
 def test_missing_data_root_is_one_clear_error(tmp_path):
@@ -142,15 +166,30 @@ train_dataloader = dict(dataset=dict(
     assert 'Traceback' not in proc.stderr
 
 
-def test_training_lowers_every_task_loss(trained, tmp_path):
-    cfg, _ = trained
+def assert_training_lowers_every_task_loss(cfg: Path, work_dir: Path):
     load_tool('train').main([
-        str(cfg), '--work-dir', str(tmp_path), '--cfg-options',
+        str(cfg), '--work-dir', str(work_dir), '--cfg-options',
         'train_cfg.max_iters=40', 'train_cfg.val_interval=100',
         'default_hooks.checkpoint.interval=100', 'randomness.seed=0'])
-    records = [r for r in read_scalars(tmp_path) if 'loss' in r]
+    records = [r for r in read_scalars(work_dir) if 'loss' in r]
     assert len(records) == 40
     for task in TASKS:
         first = sum(r[f'loss_{task}'] for r in records[:8]) / 8
         last = sum(r[f'loss_{task}'] for r in records[-8:]) / 8
         assert last < first, (task, first, last)
+
+
+def test_training_lowers_every_task_loss(trained, tmp_path):
+    cfg, _ = trained
+    assert_training_lowers_every_task_loss(cfg, tmp_path)
+
+
+@pytest.mark.parametrize('method', ['mtlora', 'tadformer'])
+def test_mtlora_and_tadformer_lower_every_task_loss(method, trained,
+                                                    tmp_path):
+    """A short run of the synthetic config (tiny Swin, merged outputs)."""
+    vmt_cfg, _ = trained
+    base = f'configs/{method}/{method}_r16_swin_t_synthetic.py'
+    cfg = tiny_config(tmp_path / 'tiny.py', vmt_cfg.parent / 'synthetic',
+                      base=base, size='rank=4', channels=(32, 64, 128, 128))
+    assert_training_lowers_every_task_loss(cfg, tmp_path / 'work')
