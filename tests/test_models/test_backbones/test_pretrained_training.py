@@ -131,3 +131,35 @@ def test_vmt_adapter_on_timm_convnext(tmp_path):
             'model.stages_2.blocks.5.mlp.fc1.weight':
             'stages.2.blocks.5.mlp.fc1.weight',
         })
+
+
+@pytest.mark.parametrize('method', ['MTLoRA', 'TADFormer'])
+def test_lora_methods_on_converted_swin(method, tmp_path):
+    """Replaced sites (LoRA linears, prompted attention) keep the keys the
+    checkpoint conversion loads into: the weights arrive through them."""
+    from safetensors.torch import save_file
+    torch.manual_seed(0)
+    source = timm.create_model(
+        'swin_tiny_patch4_window7_224', pretrained=False, embed_dim=16,
+        depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2), window_size=2,
+        img_size=SIZE)
+    path = str(tmp_path / 'swin_timm.safetensors')
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()},
+              path)
+    backbone = dict(
+        type=method, rank=2,
+        module=dict(type='SwinTransformerMTL', embed_dims=16,
+                    depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2),
+                    window_size=2, drop_path_rate=0., pretrained=path,
+                    out_after_downsample=True))
+    model = _train_two_steps(
+        backbone, [32, 64, 128, 128], source.state_dict(), {
+            'stages.1.blocks.0.attn.w_msa.qkv.weight':
+            'layers.1.blocks.0.attn.qkv.weight',
+            'stages.2.blocks.1.attn.w_msa.relative_position_bias_table':
+            'layers.2.blocks.1.attn.relative_position_bias_table',
+            'stages.3.blocks.1.ffn.layers.1.weight':
+            'layers.3.blocks.1.mlp.fc2.weight',
+        })
+    feats = model.backbone(torch.randn(1, 3, SIZE, SIZE))
+    assert [f.shape[1] for f in feats['semseg']] == [32, 64, 128, 128]
