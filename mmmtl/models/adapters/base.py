@@ -94,6 +94,7 @@ class AdaptedBackbone(BaseModule):
         self._replaced: List[str] = []
         self._hooks: List[Tuple[str, object]] = []
         self._region_outputs: List[int] = []
+        self._streams_to_end = False
         self.insert_adapters()
         self._check_no_checkpointing()
         self.trainable_patterns = tuple(self.method_trainable()) + tuple(
@@ -224,29 +225,44 @@ class AdaptedBackbone(BaseModule):
         self.module.get_submodule(target).register_forward_hook(hook)
         self._hooks.append((target, hook))
 
-    def add_region(self, entry: str, exit: str, out_index: int,
-                   split: SplitFn, stack: Optional[StackFn] = None) -> None:
+    def add_region(self, entry: str, exit: Optional[str] = None,
+                   out_index: Optional[int] = None,
+                   split: Optional[SplitFn] = None,
+                   stack: Optional[StackFn] = None,
+                   shared_stream: bool = True) -> None:
         """Run the backbone from module ``entry`` to the end of module
         ``exit`` once per task, batched (see
         :mod:`~mmmtl.models.adapters.regions`).
 
         Args:
             entry: module whose input is stacked into streams.
-            exit: module whose output ``split`` separates.
-            out_index: the output the task features replace.
+            exit: module whose output ``split`` separates; None: the region
+                runs to the end of the backbone and every output is split
+                into its task streams.
+            out_index: the output the task features replace (with
+                ``exit``).
             split: backbone-specific split of ``exit``'s output.
             stack: custom stacking of ``entry``'s input.
+            shared_stream: whether a shared stream runs next to the task
+                streams (it must, when the region has an exit).
         """
-        if out_index in self._region_outputs:
+        if exit is None:
+            if self._streams_to_end or shared_stream:
+                raise ValueError('a region to the end of the backbone has '
+                                 'no shared stream, and there is only one')
+            self._streams_to_end = True
+        elif out_index in self._region_outputs:
             raise KeyError(f'output {out_index} already has a region')
-        entry_hook = RegionEntry(stack)
+        entry_hook = RegionEntry(stack, shared=shared_stream)
         self.module.get_submodule(entry).register_forward_pre_hook(
             entry_hook, with_kwargs=True)
-        exit_hook = RegionExit(out_index, split)
-        self.module.get_submodule(exit).register_forward_hook(
-            exit_hook, with_kwargs=True)
-        self._hooks += [(entry, entry_hook), (exit, exit_hook)]
-        self._region_outputs.append(out_index)
+        self._hooks.append((entry, entry_hook))
+        if exit is not None:
+            exit_hook = RegionExit(out_index, split)
+            self.module.get_submodule(exit).register_forward_hook(
+                exit_hook, with_kwargs=True)
+            self._hooks.append((exit, exit_hook))
+            self._region_outputs.append(out_index)
 
     def add_shared_segment(self, target: str) -> None:
         """Inside a region, run module ``target`` once on the shared stream
@@ -269,7 +285,7 @@ class AdaptedBackbone(BaseModule):
         for target in reversed(self._replaced):
             restore_module(self.module, target)
         self._sites, self._hooks, self._replaced = [], [], []
-        self._region_outputs = []
+        self._region_outputs, self._streams_to_end = [], False
         self.adapters = nn.ModuleDict()
         self.shared = nn.ModuleDict()
         return self.module
@@ -277,8 +293,8 @@ class AdaptedBackbone(BaseModule):
     @property
     def emits_task_features(self) -> bool:
         """Whether :meth:`forward` returns ``dict[task, list[Tensor]]``."""
-        return bool(self._region_outputs) or any(
-            index is not None for _, _, index in self._sites)
+        return (self._streams_to_end or bool(self._region_outputs) or any(
+            index is not None for _, _, index in self._sites))
 
     def sites_per_output(self) -> Dict[int, List[str]]:
         """``{out_index: [target, ...]}`` of the task-feature hook sites."""
@@ -313,7 +329,12 @@ class AdaptedBackbone(BaseModule):
     def _task_features(self, outs: List[Tensor],
                        context: TaskContext) -> Dict[str, List[Tensor]]:
         """Assemble ``dict[task, list[Tensor]]`` from the shared outputs,
-        the region features and the residuals of the context."""
+        the region features and the residuals of the context (or split the
+        outputs of a region that ran to the end)."""
+        if self._streams_to_end:
+            streams = [context.split(out) for out in outs]
+            return {task: [s[context.streams.index(task)] for s in streams]
+                    for task in self.tasks}
         expected = set(self._region_outputs) | set(self.sites_per_output())
         produced = set(context.task_features) | set(context.residuals)
         missing = sorted(expected - produced)

@@ -84,12 +84,13 @@ class TaskContext:
         """Whether the activations hold several streams."""
         return len(self.streams) > 1
 
-    def enter_region(self) -> None:
-        """Switch to the shared stream followed by one stream per task."""
+    def enter_region(self, shared: bool = True) -> None:
+        """Switch to the shared stream followed by one stream per task (or,
+        with ``shared=False``, to the task streams alone)."""
         if self.stacked:
             raise RuntimeError('per-task regions cannot be nested: a region '
                                'entry was reached inside another region')
-        self.streams = (SHARED, ) + self.tasks
+        self.streams = ((SHARED, ) if shared else ()) + self.tasks
 
     def leave_region(self) -> None:
         """Back to the shared stream alone."""

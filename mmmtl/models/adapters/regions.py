@@ -11,7 +11,10 @@ A region is delimited by two modules of the backbone:
   own parameters (task-stacked weights, one batched matmul);
 * at its **exit** (a forward hook) a backbone-specific ``split`` hands the
   shared stream back to the rest of the backbone and records each task's
-  stage feature, (B, C, H, W), for output ``out_index``.
+  stage feature, (B, C, H, W), for output ``out_index``. A region without an
+  exit runs to the end of the backbone: every output holds the stacked
+  streams, and the wrapper splits them per task (e.g. methods whose every
+  layer is task-specific, with no shared stream at all).
 
 A **shared segment** (:class:`CollapseStreams` / :class:`ExpandStreams`) is a
 module inside a region whose input is the same in every stream (e.g. the
@@ -40,15 +43,17 @@ class RegionEntry:
         stack: ``stack(context, x) -> (S * B, ...)``, called after the
             context switched to stacked streams; default
             :meth:`TaskContext.stack` (every stream starts from ``x``).
+        shared: whether the streams include the shared one.
     """
 
-    def __init__(self, stack: Optional[StackFn] = None):
+    def __init__(self, stack: Optional[StackFn] = None, shared: bool = True):
         self.stack = stack
+        self.shared = shared
 
     def __call__(self, module: nn.Module, args: tuple,
                  kwargs: Dict[str, Any]) -> Tuple[tuple, Dict[str, Any]]:
         context = current_context()
-        context.enter_region()
+        context.enter_region(self.shared)
         x = args[0]
         stacked = (self.stack(context, x) if self.stack is not None else
                    context.stack(x))
