@@ -8,6 +8,8 @@ from .insertion import (AdapterHook, BoundHook, ChannelsFirst, attach, detach,
                         find_modules)
 from .lora import LoRALinear
 from .mtlora import MTLoRA
+from .polyhistor import (Polyhistor, PolyhistorAdapter,
+                         PolyhistorHyperNetwork, PolyhistorLite)
 from .replace import AdaptedSite, replace_module, restore_module
 from .support import get_support, require_support
 from .tadformer import TADFormer, TaskAwareLoRA
@@ -19,7 +21,8 @@ __all__ = [
     'current_context', 'param_report', 'format_param_report',
     'freeze_except', 'set_frozen_bn_eval', 'AdapterHook', 'BoundHook',
     'attach', 'detach', 'find_modules', 'ChannelsFirst', 'LoRALinear',
-    'MTLoRA', 'AdaptedSite', 'replace_module', 'restore_module',
+    'MTLoRA', 'Polyhistor', 'PolyhistorLite', 'PolyhistorAdapter',
+    'PolyhistorHyperNetwork', 'AdaptedSite', 'replace_module', 'restore_module',
     'get_support', 'require_support', 'TADFormer', 'TaskAwareLoRA',
     'DynamicTaskFilter', 'StaticTaskFilter', 'VMTAdapter', 'VMTAdapterLite',
     'VMTLayer'

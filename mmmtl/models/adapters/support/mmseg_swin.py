@@ -88,6 +88,12 @@ class MMSegSwinSupport:
         return [(i, role, f'{block}.{ROLES[role]}')
                 for i, block in self.blocks(which) for role in roles]
 
+    def mlp_sites(self) -> List[Tuple[int, str]]:
+        """``[(stage, name)]`` of every block's MLP (mmcv ``FFN``, called as
+        ``ffn(x, identity)`` and returning ``identity + MLP(x)``: a
+        ``parallel`` hook adds ``adapter(x)``)."""
+        return [(stage, f'{block}.ffn') for stage, block in self.blocks()]
+
     @staticmethod
     def trainable_patterns(groups: Sequence[str]) -> List[str]:
         """Regexes of parameter ``groups`` (keys of :data:`TRAINABLE`)."""
