@@ -1,9 +1,9 @@
 """Task-scaling benchmark: cost of the adapted backbone vs the number of tasks.
 
 For each method and T in (1, 2, 4, 8) synthetic tasks, builds Swin-T (random
-init) wrapped by the method (VMT on mmseg's stage outputs; MTLoRA and
-TADFormer, r = 16, on the merged stage outputs they are published with) and
-measures, in one run:
+init) wrapped by the method (VMT and Polyhistor on mmseg's stage outputs;
+MTLoRA and TADFormer, r = 16, on the merged stage outputs they are
+published with) and measures, in one run:
 
 * training-step time: forward, backward of the sum of every task feature,
   AdamW step over the trainable parameters;
@@ -39,7 +39,9 @@ import torch
 METHODS = dict(vmt=dict(type='VMTAdapter'),
                vmt_lite=dict(type='VMTAdapterLite'),
                mtlora=dict(type='MTLoRA', rank=16),
-               tadformer=dict(type='TADFormer', rank=16))
+               tadformer=dict(type='TADFormer', rank=16),
+               polyhistor=dict(type='Polyhistor'),
+               polyhistor_lite=dict(type='PolyhistorLite'))
 MERGED_OUTPUTS = ('mtlora', 'tadformer')
 NUM_TASKS = (1, 2, 4, 8)
 
