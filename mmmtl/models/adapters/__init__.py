@@ -22,8 +22,8 @@ __all__ = [
     'freeze_except', 'set_frozen_bn_eval', 'AdapterHook', 'BoundHook',
     'attach', 'detach', 'find_modules', 'ChannelsFirst', 'LoRALinear',
     'MTLoRA', 'Polyhistor', 'PolyhistorLite', 'PolyhistorAdapter',
-    'PolyhistorHyperNetwork', 'AdaptedSite', 'replace_module', 'restore_module',
-    'get_support', 'require_support', 'TADFormer', 'TaskAwareLoRA',
+    'PolyhistorHyperNetwork', 'AdaptedSite', 'replace_module',
+    'restore_module', 'get_support', 'require_support', 'TADFormer', 'TaskAwareLoRA',
     'DynamicTaskFilter', 'StaticTaskFilter', 'VMTAdapter', 'VMTAdapterLite',
     'VMTLayer'
 ]
