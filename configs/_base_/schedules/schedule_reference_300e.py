@@ -27,7 +27,7 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', by_epoch=False,
+    checkpoint=dict(type='AtomicCheckpointHook', by_epoch=False,
                     interval=10 * iters_per_epoch, max_keep_ckpts=2,
                     save_best='delta_m', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))

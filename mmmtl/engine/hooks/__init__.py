@@ -1,8 +1,14 @@
 """Runner hooks."""
+from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .check_tasks_hook import CheckTasksHook, check_model_tasks
+from .non_finite_hook import NonFiniteError, NonFiniteLossHook
 from .param_report_hook import ParamReportHook
 from .prediction_visualization_hook import PredictionVisualizationHook
 from .validate_before_train_hook import ValidateBeforeTrainHook
+from .work_dir_lock_hook import (WorkDirLock, WorkDirLockedError,
+                                 WorkDirLockHook)
 
-__all__ = ['CheckTasksHook', 'ParamReportHook', 'PredictionVisualizationHook',
+__all__ = ['AtomicCheckpointHook', 'NonFiniteError', 'NonFiniteLossHook',
+           'WorkDirLock', 'WorkDirLockedError', 'WorkDirLockHook',
+           'CheckTasksHook', 'ParamReportHook', 'PredictionVisualizationHook',
            'ValidateBeforeTrainHook', 'check_model_tasks']
