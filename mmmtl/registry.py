@@ -27,7 +27,8 @@ from mmseg.registry import VISUALIZERS as MMSEG_VISUALIZERS
 from mmseg.registry import WEIGHT_INITIALIZERS as MMSEG_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
-RUNNERS = Registry('runner', parent=MMSEG_RUNNERS)
+RUNNERS = Registry('runner', parent=MMSEG_RUNNERS,
+                   locations=['mmmtl.engine'])
 RUNNER_CONSTRUCTORS = Registry('runner constructor',
                                parent=MMSEG_RUNNER_CONSTRUCTORS)
 LOOPS = Registry('loop', parent=MMSEG_LOOPS)

@@ -17,9 +17,9 @@ from typing import Dict
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
 from mmmtl.apis import load_config, prepare_config  # noqa: E402
+from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.evaluation import is_lower_better  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
         dict(type='ValidateBeforeTrainHook')]
 
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     before = runner.message_hub.get_info('initial_metrics')
     after = dict(runner.val_loop.run())

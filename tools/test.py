@@ -1,7 +1,13 @@
 """Evaluate a checkpoint on a config's test split and print every metric.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.json]
-        [--show-dir DIR] [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+        [--show-dir DIR] [--cfg-options k=v ...] [--unsafe-load]
+        [--launcher none|pytorch|slurm]
+
+CHECKPOINT is loaded without running code from it and must hold the weights
+of CONFIG's model: a checkpoint of another config, one without weights and
+an unreadable file stop with one line naming the file (exit status 2).
+--unsafe-load opts in to full unpickling of files you trust.
 """
 import argparse
 import json
@@ -11,10 +17,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.runner import Runner  # noqa: E402
-
 from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
                         load_config, parse_runner_args, prepare_config)
+from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -43,13 +48,13 @@ def main(argv=None) -> dict:
         work_dir = osp.join('./work_dirs', 'test_' + osp.splitext(
             osp.basename(args.config))[0])
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
-                   work_dir=work_dir)
+                   work_dir=work_dir, unsafe_load=args.unsafe_load)
     if args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='PredictionVisualizationHook', out_dir=args.show_dir)]
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     metrics = runner.test()
     if args.out:
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)

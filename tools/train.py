@@ -1,7 +1,12 @@
 """Train a multi-task model from a config (mmsegmentation's CLI).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+        [--cfg-options k=v ...] [--unsafe-load] [--launcher none|pytorch|slurm]
+
+Checkpoints (--resume, load_from, init_cfg Pretrained) are loaded without
+running code from them and must hold this config's weights
+(mmmtl.engine.MultiTaskRunner); --unsafe-load opts in to full unpickling of
+files you trust.
 """
 import argparse
 import os.path as osp
@@ -14,6 +19,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
                         load_config, parse_runner_args, prepare_config)
+from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -34,7 +40,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
-                   work_dir=args.work_dir, amp=args.amp)
+                   work_dir=args.work_dir, amp=args.amp,
+                   unsafe_load=args.unsafe_load)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -49,7 +56,7 @@ def main(argv=None) -> Runner:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     return runner
 

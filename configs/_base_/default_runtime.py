@@ -12,4 +12,12 @@ log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
-custom_hooks = [dict(type='CheckTasksHook'), dict(type='ParamReportHook')]
+# Checkpoints are unpickled weights only and checked against the model
+# (mmmtl.engine.MultiTaskRunner). unsafe_load = True (--unsafe-load) fully
+# unpickles them instead, which RUNS CODE from the file: trusted files only.
+runner_type = 'MultiTaskRunner'
+unsafe_load = False
+# WorkDirLockHook: one training per work dir (<work_dir>/.lock);
+# NonFiniteLossHook: stop at a NaN/inf loss, never save NaN/inf weights.
+custom_hooks = [dict(type='CheckTasksHook'), dict(type='ParamReportHook'),
+                dict(type='WorkDirLockHook'), dict(type='NonFiniteLossHook')]

@@ -1,2 +1,9 @@
-"""Engine: runner hooks."""
+"""Engine: the runner (safe, checked checkpoint loading) and runner hooks."""
+from . import hooks
+from .checkpoint_check import (CheckpointMismatchError, check_checkpoint_fits,
+                               check_resumable)
 from .hooks import *  # noqa: F401,F403
+from .runner import MultiTaskRunner, build_runner
+
+__all__ = ['CheckpointMismatchError', 'MultiTaskRunner', 'build_runner',
+           'check_checkpoint_fits', 'check_resumable', *hooks.__all__]

@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from mmmtl.compat import mmcv_ops
-from mmmtl.compat.checkpoint import load_local_checkpoint
+from mmmtl.compat.checkpoint import (checkpoint_loading,
+                                     load_local_checkpoint)
 
 
 def test_mmseg_models_import_and_swin_builds():
@@ -52,15 +53,18 @@ def test_ops_stub_placeholders_and_dunders():
     assert sys.modules['mmcv.ops'] is mmcv.ops
 
 
-def test_local_checkpoint_loader_reads_non_tensor_state(tmp_path):
+def test_checkpoint_scope_reads_non_tensor_state_without_global_patch(
+        tmp_path):
     from mmengine.runner.checkpoint import _load_checkpoint
     path = tmp_path / 'ckpt.pth'
     state = dict(meta=dict(hist=np.arange(3), note={1, 2}),
                  state_dict=dict(w=torch.ones(2)))
     torch.save(state, path)
-    with pytest.raises(Exception):
-        torch.load(path)  # torch >= 2.6 default: weights_only=True
-    loaded = _load_checkpoint(str(path), map_location='cpu')
+    # import mmmtl patches nothing: mmengine's own loader stays weights-only
+    with pytest.raises(pickle.UnpicklingError, match='numpy'):
+        _load_checkpoint(str(path), map_location='cpu')
+    with checkpoint_loading():
+        loaded = _load_checkpoint(str(path), map_location='cpu')
     assert np.array_equal(loaded['meta']['hist'], np.arange(3))
     assert torch.equal(loaded['state_dict']['w'], torch.ones(2))
     with pytest.raises(FileNotFoundError, match='missing.pth'):

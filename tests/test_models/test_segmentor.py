@@ -254,6 +254,22 @@ def test_predict_crops_resizes_and_postprocesses(output_size, out_shape):
     assert torch.allclose(maps.depth, torch.ones_like(maps.depth))
 
 
+def test_predict_refuses_non_finite_logits_naming_task_and_image(model):
+    """NaN logits are refused (argmax would call them class 0)."""
+    samples = _samples([(64, 64)], with_gt=False)
+    head = model.heads['semseg']
+    cls = [m for m in head.modules() if isinstance(m, nn.Conv2d)][-1]
+    saved = cls.bias.detach().clone()
+    with torch.no_grad():
+        cls.bias.fill_(float('nan'))
+    try:
+        with pytest.raises(ValueError, match=r"task 'semseg'.*img_0\.jpg"):
+            model.eval()(torch.zeros(1, 3, 64, 64), samples, mode='predict')
+    finally:
+        with torch.no_grad():
+            cls.bias.copy_(saved)
+
+
 def test_predict_without_samples_uses_input_shape():
     (pred, ) = _image_model()(_constant_image((64, 64)), mode='predict')
     assert pred.pred_maps.depth.shape == (1, 64, 64)
@@ -323,3 +339,45 @@ def test_base_config_builds_swin_t_with_reference_weights():
     assert {t: h.out_channels for t, h in model.heads.items()} == dict(
         semseg=21, human_parts=7, saliency=1, normals=3, edges=1)
     assert sum(p.numel() for p in model.backbone.parameters()) == 27520698
+
+
+def _conv_head_model(head_init_cfgs, init_cfg=None):
+    """ConvTaskHeads on the image; ``head_init_cfgs``: task -> init_cfg."""
+    return MODELS.build(dict(
+        type='MultiTaskSegmentor', backbone=dict(type='_TestImageBackbone'),
+        tasks={t: dict(head=dict(type='ConvTaskHead', in_channels=3,
+                                 out_channels=1, channels=4, init_cfg=cfg),
+                       loss=dict(type='DepthL1Loss'))
+               for t, cfg in head_init_cfgs.items()},
+        init_cfg=init_cfg))
+
+
+def test_init_weights_applies_each_head_init_cfg():
+    model = _conv_head_model(dict(
+        depth=dict(type='Constant', val=0.5, layer='Conv2d'), saliency=None))
+    model.init_weights()
+    assert torch.all(model.heads['depth'].cls.weight == 0.5)
+    assert torch.all(model.heads['depth'].cls.bias == 0)
+    assert not torch.all(model.heads['saliency'].cls.weight == 0.5)
+    assert model.heads['depth'].is_init and model.heads['saliency'].is_init
+
+
+def test_init_weights_order_segmentor_then_heads_then_pretrained(tmp_path):
+    """mmengine's order: the segmentor's own initialisers, then each
+    head's, then the segmentor's Pretrained checkpoint (loaded weights
+    win)."""
+    path = tmp_path / 'heads.pth'
+    torch.save({'heads.depth.cls.weight': torch.full((1, 4, 1, 1), 2.0)},
+               path)
+    model = _conv_head_model(
+        dict(depth=dict(type='Constant', val=0.5, layer='Conv2d'),
+             saliency=dict(type='Constant', val=0.5, layer='Conv2d'),
+             semseg=None),
+        init_cfg=[dict(type='Constant', val=0.1, layer='Conv2d'),
+                  dict(type='Pretrained', checkpoint=str(path))])
+    own_init_cfg = list(model.init_cfg)
+    model.init_weights()
+    assert torch.all(model.heads['depth'].cls.weight == 2.0)
+    assert torch.all(model.heads['saliency'].cls.weight == 0.5)
+    assert torch.all(model.heads['semseg'].cls.weight == 0.1)
+    assert model.init_cfg == own_init_cfg

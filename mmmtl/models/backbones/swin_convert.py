@@ -24,7 +24,6 @@ and relative-position bias tables are resized (bicubic) when the target
 window size differs from the checkpoint's.
 """
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -33,6 +32,8 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from mmmtl.compat.checkpoint import load_local_checkpoint
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -81,8 +82,10 @@ def load_state_dict_file(path: str) -> StateDict:
     """Read a ``.pth``/``.pt``/``.bin`` or ``.safetensors`` checkpoint.
 
     A nested ``state_dict`` or ``model`` entry is unwrapped. Pickled files are
-    read with ``weights_only=True``: a file that also pickles other objects
-    raises a ``RuntimeError`` naming it.
+    read by :func:`mmmtl.compat.load_local_checkpoint` (weights only, plus
+    the types mmengine saves; full unpickling only under the run's explicit
+    ``unsafe_load`` opt-in): a file that pickles other objects, or an
+    unreadable one, raises a ``ValueError`` of one line naming it.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint {path} does not exist; see '
@@ -90,13 +93,7 @@ def load_state_dict_file(path: str) -> StateDict:
     if path.endswith('.safetensors'):
         from safetensors.torch import load_file
         return dict(load_file(path, device='cpu'))
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise RuntimeError(
-            f'{path} holds more than tensors and is not loaded with full '
-            'unpickling; re-save only its state dict (torch.save(sd, ...)) '
-            f'on a machine where you trust the file. ({err})') from err
+    ckpt = load_local_checkpoint(path, map_location='cpu')
     for nest in ('state_dict', 'model'):
         if isinstance(ckpt, dict) and isinstance(ckpt.get(nest), dict):
             ckpt = ckpt[nest]

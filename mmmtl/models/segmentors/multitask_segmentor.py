@@ -3,7 +3,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, PretrainedInit, initialize
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
@@ -99,6 +99,35 @@ class MultiTaskSegmentor(BaseModel):
             raise KeyError(f'tasks.{task}: unknown key(s) {unknown}; '
                            f'allowed: {TASK_KEYS}')
         return cfg['head'], cfg['loss'], cfg.get('loss_weight', 1.0)
+
+    def init_weights(self) -> None:
+        """Initialise as mmengine's ``BaseModule`` does, heads included.
+
+        ``BaseModule.init_weights`` calls ``init_weights`` only on children
+        that have one; the heads sit in an ``nn.ModuleDict``, which has
+        none, so their ``init_cfg`` was never applied. The order stays
+        mmengine's: the segmentor's own initialisers, backbone and neck,
+        every head, then the segmentor's ``Pretrained`` checkpoints (loaded
+        weights win).
+        """
+        if self.is_init:
+            super().init_weights()  # warns, changes nothing
+            return
+        own = self.init_cfg
+        cfgs = [own] if isinstance(own, dict) else list(own or [])
+        pretrained = [c for c in cfgs
+                      if c['type'] in ('Pretrained', PretrainedInit)]
+        self.init_cfg = [c for c in cfgs if c not in pretrained] or None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = own
+        for head in self.heads.values():
+            if hasattr(head, 'init_weights') and not getattr(
+                    head, 'is_init', False):
+                head.init_weights()
+        if pretrained:
+            initialize(self, pretrained)
 
     def extract_feat(self, inputs: Tensor) -> Features:
         """Run the backbone (once) and the neck.
@@ -235,8 +264,9 @@ class MultiTaskSegmentor(BaseModel):
             for i, sample in enumerate(data_samples):
                 task_logits = self._resize_to_output(logits[task][i:i + 1],
                                                      sample, inputs)
-                preds[i][task] = logits_to_prediction(task_logits[0], kind,
-                                                      task)
+                preds[i][task] = logits_to_prediction(
+                    task_logits[0], kind, task,
+                    image=sample.metainfo.get('img_path'))
         for sample, pred in zip(data_samples, preds):
             sample.pred_maps = PixelData(**pred)
         return data_samples

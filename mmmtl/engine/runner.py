@@ -1,0 +1,114 @@
+"""mmengine's Runner with checkpoint loading that runs no code and refuses
+weights that are not the model's.
+
+:class:`MultiTaskRunner` (``runner_type = 'MultiTaskRunner'``, set in
+``configs/_base_/default_runtime.py``; :func:`build_runner` defaults to it)
+loads every checkpoint -- ``load_from``, ``resume`` and
+``init_cfg=dict(type='Pretrained', ...)`` -- inside
+:func:`mmmtl.compat.checkpoint_loading`, and checks ``load_from`` and
+``resume`` checkpoints against the model before copying them
+(:mod:`mmmtl.engine.checkpoint_check`). The config key ``unsafe_load = True``
+(``--unsafe-load`` in the tools) opts in to full unpickling of trusted files.
+"""
+from typing import Callable, Union
+
+from mmengine.config import Config
+from mmengine.model import is_model_wrapper
+from mmengine.runner import Runner
+from mmengine.runner.checkpoint import (_load_checkpoint,
+                                        _load_checkpoint_to_model)
+
+from mmmtl.compat.checkpoint import checkpoint_loading
+from mmmtl.registry import RUNNERS
+from .checkpoint_check import check_checkpoint_fits, check_resumable
+from .hooks.work_dir_lock_hook import WorkDirLock
+
+DEFAULT_RUNNER = 'MultiTaskRunner'
+
+
+@RUNNERS.register_module()
+class MultiTaskRunner(Runner):
+    """A Runner whose checkpoint loading is safe and checked.
+
+    - Every checkpoint is unpickled weights only, with the types mmengine
+      saves allowed; other files fail with one error naming the file (and
+      the refused type), unless the config sets ``unsafe_load = True``.
+    - ``load_from`` and ``resume`` checkpoints must hold the model's
+      weights (:func:`check_checkpoint_fits`); ``resume`` ones also the
+      training state (:func:`check_resumable`).
+    - ``meta['config']`` of a checkpoint is dropped before mmengine's
+      ``resume`` would execute it as a Python config.
+    - The config is not copied into a work dir that a live training holds
+      (``WorkDirLockHook`` then refuses this run's training), so that the
+      copy stays the running one's.
+    """
+
+    _resuming = False
+
+    @property
+    def unsafe_load(self) -> bool:
+        """Whether the config opts in to fully unpickling checkpoints."""
+        return bool(self.cfg.get('unsafe_load', False))
+
+    def dump_config(self) -> None:
+        """mmengine's config copy, unless a live run holds the work dir."""
+        owner = WorkDirLock(self.work_dir).live_owner()
+        if owner is not None:
+            self.logger.warning(
+                f'not copying the config into {self.work_dir}: pid '
+                f"{owner.get('pid')} on {owner.get('host')} holds it")
+            return
+        super().dump_config()
+
+    def _init_model_weights(self) -> None:
+        """Initialise weights with ``Pretrained`` checkpoints loaded safely."""
+        with checkpoint_loading(unsafe=self.unsafe_load):
+            super()._init_model_weights()
+
+    def resume(self, filename: str, *args, **kwargs) -> None:
+        """mmengine's ``resume``, refusing checkpoints without training
+        state before any of it is applied."""
+        self._resuming = True
+        try:
+            super().resume(filename, *args, **kwargs)
+        finally:
+            self._resuming = False
+
+    def load_checkpoint(self, filename: str,
+                        map_location: Union[str, Callable] = 'cpu',
+                        strict: bool = False,
+                        revise_keys: list = [(r'^module.', '')]) -> dict:
+        """Load ``filename`` into the model, as mmengine does, after checking
+        that it is readable without running code and fits the model.
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: (subclasses) the file is unreadable or refused, or
+                does not hold the model's weights, naming the file.
+        """
+        with checkpoint_loading(unsafe=self.unsafe_load):
+            checkpoint = _load_checkpoint(filename, map_location=map_location)
+        model = self.model.module if is_model_wrapper(self.model) \
+            else self.model
+        check_checkpoint_fits(model, checkpoint, filename, revise_keys)
+        if self._resuming:
+            check_resumable(checkpoint, filename)
+        meta = checkpoint.get('meta')
+        if isinstance(meta, dict) and meta.pop('config', None) is not None:
+            self.logger.warning(
+                f"ignored meta['config'] of {filename}: mmengine would run "
+                'it as Python code')
+        self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
+        checkpoint = _load_checkpoint_to_model(
+            model, checkpoint, strict, revise_keys=revise_keys)
+        self._has_loaded = True
+        self.logger.info(f'Load checkpoint from {filename}')
+        return checkpoint
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the runner of ``cfg``: its ``runner_type`` when set (as
+    mmsegmentation's tools do), else :class:`MultiTaskRunner`."""
+    if 'runner_type' not in cfg:
+        cfg.runner_type = DEFAULT_RUNNER
+    return RUNNERS.build(cfg)
