@@ -16,13 +16,19 @@ import torch
 from mmengine.config import Config, DictAction
 
 from mmmtl.compat.dist import cpu_ddp_wrapper_cfg, init_cpu_process_group
+from .cfg_options import check_cfg_options
 
 
 def add_runner_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by the train and test tools: ``--cfg-options``,
-    ``--launcher`` and torchrun's ``--local-rank``."""
+    ``--unsafe-load``, ``--launcher`` and torchrun's ``--local-rank``."""
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, key=value')
+    parser.add_argument(
+        '--unsafe-load', action='store_true',
+        help='UNSAFE: fully unpickle checkpoints that hold types other than '
+        'weights and mmengine training state; this runs code from the '
+        'file, so use it only for files you trust')
     parser.add_argument('--launcher', default='none',
                         choices=['none', 'pytorch', 'slurm', 'mpi'])
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -37,11 +43,18 @@ def parse_runner_args(parser: argparse.ArgumentParser,
 
 
 def load_config(path: str, cfg_options: Optional[dict] = None) -> Config:
-    """Read the config file ``path`` and merge ``--cfg-options`` into it."""
+    """Read the config file ``path`` and merge ``--cfg-options`` into it.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        KeyError: a ``--cfg-options`` key matches nothing in the config
+            (see :mod:`mmmtl.apis.cfg_options`); the message names it.
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)
     if cfg_options:
+        check_cfg_options(cfg._cfg_dict, cfg_options, path)
         cfg.merge_from_dict(cfg_options)
     return cfg
 
@@ -67,15 +80,20 @@ def default_work_dir(config_path: str) -> str:
 
 
 def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
-                   work_dir: Optional[str] = None, amp: bool = False) -> Config:
+                   work_dir: Optional[str] = None, amp: bool = False,
+                   unsafe_load: bool = False) -> Config:
     """Apply command-line choices and device fixes to ``cfg`` (in place).
 
     - ``work_dir``: CLI > config > ``work_dirs/<config name>``.
+    - ``unsafe_load``: sets the config key ``unsafe_load`` (checkpoints are
+      then fully unpickled, which runs code from them).
     - No CUDA: ``SyncBN`` becomes ``BN`` (with a warning); ``--amp`` raises,
       since mixed precision needs a GPU here; ``--launcher pytorch`` starts a
       gloo process group and wraps the model in DDP without device ids.
     """
     cfg.launcher = launcher
+    if unsafe_load:
+        cfg.unsafe_load = True
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir', None) is None:

@@ -5,9 +5,18 @@ import os
 import os.path as osp
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict
+from time import time_ns
+from typing import Any, Callable, Dict, Optional
 
 CACHE_ENV = 'MMMTL_CACHE_DIR'
+#: format version of the per-file caches written by :func:`cached_per_file`.
+PER_FILE_CACHE_VERSION = 2
+#: a file changed less than this before it was scanned is scanned again
+#: (file timestamps are coarse: a later write in the same clock tick could
+#: leave every stamp field unchanged).
+SETTLE_NS = 2 * 10**9
+
+Stamp = Optional[list]
 
 
 def user_cache_dir() -> Path:
@@ -23,17 +32,18 @@ def cache_key(*parts: object) -> str:
     return hashlib.sha1(text.encode('utf-8')).hexdigest()[:16]
 
 
-def path_stamp(path: str) -> list:
-    """``[mtime_ns, size]`` of ``path`` or ``None`` when it does not exist.
+def file_stamp(path: str) -> Stamp:
+    """``[size, mtime_ns, ctime_ns, inode]`` of ``path``; None if missing.
 
-    For a directory, the size is its number of entries (adding or removing
-    a file changes the stamp).
+    Any write to the file changes its ctime, which (unlike the mtime)
+    cannot be set back by tools that preserve timestamps (``cp -p``,
+    ``rsync -t``, ``touch -r``); replacing the file changes its inode.
     """
-    if not osp.exists(path):
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
         return None
-    stat = os.stat(path)
-    size = len(os.listdir(path)) if osp.isdir(path) else stat.st_size
-    return [stat.st_mtime_ns, size]
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 def write_json_atomic(path: Path, content: dict) -> None:
@@ -45,21 +55,54 @@ def write_json_atomic(path: Path, content: dict) -> None:
     os.replace(tmp, path)
 
 
-def cached_json(path: Path, stamp: dict,
-                build: Callable[[], Dict]) -> Dict:
-    """Return the cached ``data`` at ``path`` if its stamp equals ``stamp``.
+def _read_entries(path: Path) -> Dict[str, dict]:
+    """The per-file entries cached at ``path``; {} when absent, unreadable
+    or of another format version."""
+    try:
+        with open(path) as f:
+            content = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(content, dict) or \
+            content.get('version') != PER_FILE_CACHE_VERSION:
+        return {}
+    return content.get('files', {})
 
-    Otherwise call ``build()``, store ``dict(stamp=stamp, data=...)`` at
-    ``path`` and return the new data. Unreadable cache files are rebuilt.
+
+def _still_valid(entry: Optional[dict], stamp: Stamp) -> bool:
+    """Whether a cached entry describes the file as it is now: same stamp,
+    and the file had settled (last change ``SETTLE_NS`` before the scan)."""
+    if entry is None or entry.get('stamp') != stamp:
+        return False
+    if stamp is None:
+        return True
+    last_change = max(stamp[1], stamp[2])
+    return last_change + SETTLE_NS < entry['scanned_ns']
+
+
+def cached_per_file(cache_path: Path, paths: Dict[str, str],
+                    scan: Callable[[str], Any]) -> Dict[str, Any]:
+    """``{key: scan(path)}`` for ``paths`` (``{key: file path}``), reusing
+    the values cached at ``cache_path`` for files that did not change.
+
+    Each file's value is stored with its :func:`file_stamp` and the time of
+    its scan. A value is reused only when the file's stamp is unchanged
+    and the file was last changed more than ``SETTLE_NS`` before its scan;
+    otherwise (new, changed, replaced, removed or just-written file) the
+    file is scanned again. The cache is rewritten (atomically) when any
+    entry changed. Values must be JSON-serialisable.
     """
-    if path.is_file():
-        try:
-            with open(path) as f:
-                content = json.load(f)
-            if content.get('stamp') == stamp:
-                return content['data']
-        except (OSError, ValueError, KeyError):
-            pass
-    data = build()
-    write_json_atomic(path, dict(stamp=stamp, data=data))
-    return data
+    old = _read_entries(cache_path)
+    entries: Dict[str, dict] = {}
+    for key, path in paths.items():
+        stamp = file_stamp(path)
+        if _still_valid(old.get(key), stamp):
+            entries[key] = old[key]
+            continue
+        scanned_ns = time_ns()
+        entries[key] = dict(stamp=stamp, scanned_ns=scanned_ns,
+                            value=scan(path))
+    if entries != old:
+        write_json_atomic(cache_path, dict(version=PER_FILE_CACHE_VERSION,
+                                           files=entries))
+    return {key: entry['value'] for key, entry in entries.items()}

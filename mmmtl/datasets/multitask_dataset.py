@@ -1,13 +1,49 @@
 """Base class of every multi-task dataset (see docs/en/architecture.md)."""
 import copy
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.dataset import BaseDataset
 
 from mmmtl.structures import check_tasks, get_task
 
 PREPARE_DOC = 'docs/en/dataset_prepare.md'
+
+
+def check_data_root(owner: str, data_root: Optional[str],
+                    hint: str) -> None:
+    """Raise unless ``data_root`` is an existing folder.
+
+    Args:
+        owner: dataset class name, for the message.
+        data_root: the configured data root.
+        hint: how to prepare the data (appended when it is missing).
+
+    Raises:
+        FileNotFoundError: ``data_root`` is empty or does not exist.
+        ValueError: ``data_root`` is a file, not a folder.
+    """
+    path = osp.abspath(data_root or '')
+    if data_root and osp.exists(data_root) and not osp.isdir(data_root):
+        raise ValueError(f'{owner}: data root {path!r} is a file, not a '
+                         'folder; set data_root to the dataset folder')
+    if not data_root or not osp.isdir(data_root):
+        raise FileNotFoundError(
+            f'{owner}: data root {path!r} does not exist; {hint}')
+
+
+def check_unique_ids(ids: List[Tuple[int, str]], what: str) -> None:
+    """Raise ``ValueError`` naming the ids listed more than once (with
+    their line numbers) in ``ids`` = ``[(line number, id)]``."""
+    lines: Dict[str, List[int]] = {}
+    for number, img_id in ids:
+        lines.setdefault(img_id, []).append(number)
+    repeated = {i: n for i, n in lines.items() if len(n) > 1}
+    if repeated:
+        shown = ', '.join(f'{i!r} (lines {", ".join(map(str, n))})'
+                          for i, n in list(repeated.items())[:10])
+        raise ValueError(f'{what} lists {len(repeated)} image id(s) more '
+                         f'than once: {shown}; each image must appear once')
 
 
 class MultiTaskDataset(BaseDataset):
@@ -73,24 +109,41 @@ class MultiTaskDataset(BaseDataset):
         return meta
 
     def require_root(self, data_root: str) -> None:
-        """Raise ``FileNotFoundError`` (with how to prepare) when missing."""
-        if not data_root or not osp.isdir(data_root):
-            raise FileNotFoundError(
-                f'{type(self).__name__}: data root '
-                f'{osp.abspath(data_root or "")!r} does not exist; '
-                f'{self.PREPARE_HINT}')
+        """Check that ``data_root`` is an existing folder.
+
+        Raises:
+            FileNotFoundError: it does not exist (with how to prepare it).
+            ValueError: it is a file, not a folder.
+        """
+        check_data_root(type(self).__name__, data_root, self.PREPARE_HINT)
 
     def read_split(self, path: str) -> List[str]:
-        """Image ids listed in the split file ``path`` (one per line)."""
-        if not osp.isfile(path):
+        """Image ids listed in the split file ``path`` (one per line).
+
+        Raises:
+            FileNotFoundError: the file does not exist.
+            ValueError: it is not a file, cannot be read, lists no id or
+                lists an id more than once (the lines are named).
+        """
+        what = f'{type(self).__name__}: split file {path!r}'
+        if not osp.exists(path):
             raise FileNotFoundError(
-                f'{type(self).__name__}: split file {path!r} for split '
-                f'{self.split!r} does not exist; {self.PREPARE_HINT}')
-        with open(path) as f:
-            ids = [line.strip() for line in f if line.strip()]
+                f'{what} for split {self.split!r} does not exist; '
+                f'{self.PREPARE_HINT}')
+        if not osp.isfile(path):
+            raise ValueError(f'{what} is a folder, not a file')
+        try:
+            with open(path) as f:
+                lines = f.read().splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, 'strerror', None) or exc
+            raise ValueError(f'{what} cannot be read: {reason}') from exc
+        ids = [(number, line.strip()) for number, line in
+               enumerate(lines, start=1) if line.strip()]
         if not ids:
-            raise ValueError(f'split file {path!r} lists no image ids')
-        return ids
+            raise ValueError(f'{what} lists no image ids')
+        check_unique_ids(ids, what)
+        return [img_id for _, img_id in ids]
 
     def ann_entry(self, task: str, type: str, path: str, **options) -> dict:
         """One ``ann_info`` entry; adds ``num_classes`` for label/binary."""

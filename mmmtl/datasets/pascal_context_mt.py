@@ -3,7 +3,7 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from mmmtl.registry import DATASETS
-from .cache import cache_key, cached_json, path_stamp, user_cache_dir
+from .cache import cache_key, cached_per_file, user_cache_dir
 from .decoders import AnnotationError
 from .formats.pascal import PART_CLASSES, has_person_parts
 from .multitask_dataset import PREPARE_DOC, MultiTaskDataset
@@ -34,9 +34,9 @@ class PascalContextMTDataset(MultiTaskDataset):
 
     Images without a person that has parts get an all-255 human-parts map.
     Which images have such a person is computed once and cached as JSON in
-    the user cache dir (:func:`user_cache_dir`), keyed by root and split and
-    rebuilt when the split file or ``human_parts/`` changes; nothing is
-    written under ``data_root``.
+    the user cache dir (:func:`user_cache_dir`), keyed by root and split;
+    a ``.mat`` file is read again whenever it is added, removed or its
+    content changes. Nothing is written under ``data_root``.
 
     Args:
         data_root: dataset folder (default ``data/PASCALContext``).
@@ -77,17 +77,18 @@ class PascalContextMTDataset(MultiTaskDataset):
         return self.path('pascal-context', 'trainval', f'{img_id}.mat')
 
     def has_parts_cache(self, ids: List[str]) -> Dict[str, bool]:
-        """``{id: image has a person with parts}``, cached outside the root."""
+        """``{id: image has a person with parts}``, cached outside the root.
+
+        The cache (one JSON file per root and split in the user cache dir)
+        keeps each ``human_parts/<id>.mat``'s answer with the file's stamp;
+        a file is read again when it was added, removed, rewritten or
+        replaced (:func:`cached_per_file`).
+        """
         root = osp.abspath(self.data_root)
-        split_file = self.path(self.SPLIT_DIR, f'{self.split}.txt')
-        stamp = dict(root=root, split=self.split,
-                     split_file=path_stamp(split_file),
-                     parts_dir=path_stamp(self.path('human_parts')))
         cache_file = (user_cache_dir() / 'pascal_context_parts' /
                       f'{cache_key(root, self.split)}.json')
 
-        def scan(img_id: str) -> bool:
-            path = self.parts_path(img_id)
+        def scan(path: str) -> bool:
             if not osp.isfile(path):
                 return False
             try:
@@ -95,10 +96,8 @@ class PascalContextMTDataset(MultiTaskDataset):
             except AnnotationError:
                 return True  # the decoder reports the file when loading
 
-        def build() -> Dict[str, bool]:
-            return {i: scan(i) for i in ids}
-
-        return cached_json(cache_file, stamp, build)
+        paths = {img_id: self.parts_path(img_id) for img_id in ids}
+        return cached_per_file(cache_file, paths, scan)
 
     def task_annotation(self, task: str, img_id: str, img_path: str,
                         has_parts: Optional[bool]) -> dict:

@@ -20,7 +20,8 @@ class SyntheticMultiTaskDataset(PascalContextMTDataset):
     Args:
         data_root: dataset folder; None uses
             ``<cache>/synthetic/<hash of the generation parameters>``.
-        auto_generate: generate the data when ``data_root`` is absent.
+        auto_generate: generate the data when ``data_root`` does not exist
+            (a file there is an error, never overwritten).
         num_train, num_val, size, seed: generation parameters
             (:func:`generate_synthetic_dataset`).
         **kwargs: see :class:`MultiTaskDataset`.
@@ -45,7 +46,7 @@ class SyntheticMultiTaskDataset(PascalContextMTDataset):
                       seed=seed)
         if data_root is None:
             data_root = str(synthetic_cache_root(**params))
-        if auto_generate and not osp.isdir(data_root):
+        if auto_generate and not osp.exists(data_root):
             ensure_synthetic_dataset(data_root, **params)
         super().__init__(data_root=data_root, **kwargs)
 

@@ -7,6 +7,7 @@
 
 with :math:`l_t = 1` when lower is better for task :math:`t`'s metric.
 """
+import math
 from typing import Container, Dict, Mapping, Union
 
 #: Metric names for which a lower value is better (normals angular errors,
@@ -54,6 +55,11 @@ def relative_changes(results: Mapping[str, float],
 
     Returns:
         dict task -> relative change in percent (positive = better).
+
+    Raises:
+        KeyError: a task of ``results`` has no baseline.
+        ValueError: a value or baseline is not finite (NaN never becomes a
+            score), or a baseline is 0.
     """
     missing = [task for task in results if task not in baselines]
     if missing:
@@ -61,6 +67,10 @@ def relative_changes(results: Mapping[str, float],
                        f'given for: {", ".join(baselines) or "none"}')
     changes = {}
     for task, value in results.items():
+        for what, number in (('value', value), ('baseline', baselines[task])):
+            if not math.isfinite(number):
+                raise ValueError(f'task {task!r}: its Δm {what} is {number}; '
+                                 'Δm needs finite values')
         try:
             changes[task] = relative_change(value, baselines[task],
                                             _lower(task, lower_is_better))

@@ -152,3 +152,19 @@ def list_files(root: Path) -> set:
     """Every path under ``root`` with its size and mtime."""
     return {(str(p), p.stat().st_size, p.stat().st_mtime_ns)
             for p in Path(root).rglob('*')} | {len(os.listdir(root))}
+
+
+def deny_reading(monkeypatch, path) -> None:
+    """Make Python's ``open`` of ``path`` fail with "Permission denied",
+    as ``chmod 000`` does for a user other than root (tests run as root)."""
+    import builtins
+    real_open = builtins.open
+    denied = os.path.abspath(str(path))
+
+    def guarded_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and \
+                os.path.abspath(os.fspath(file)) == denied:
+            raise PermissionError(13, 'Permission denied', str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, 'open', guarded_open)

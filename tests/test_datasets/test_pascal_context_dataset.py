@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import cv2
@@ -122,26 +123,40 @@ def test_tasks_subset_and_unknown_task(pascal):
 def test_parts_cache_outside_root_reused_and_rebuilt(pascal, cache_dir,
                                                      monkeypatch):
     root, _ = pascal
+    # scan as if 10 s after the fixture wrote the files (they have settled)
+    later = time.time_ns() + 10**10
+    monkeypatch.setattr('mmmtl.datasets.cache.time_ns', lambda: later)
+    scanned = []
+
+    def recording(path):
+        scanned.append(Path(path).stem)
+        return pascal_formats.has_person_parts(path)
+
+    monkeypatch.setattr('mmmtl.datasets.pascal_context_mt.has_person_parts',
+                        recording)
     before = list_files(root)
     PascalContextMTDataset(data_root=str(root), split='train')
     assert list_files(root) == before
+    assert scanned == ['2008_000001', '2008_000002', '2008_000003']
     files = list((cache_dir / 'pascal_context_parts').glob('*.json'))
     assert len(files) == 1
-    data = json.loads(files[0].read_text())['data']
-    assert data == {'2008_000001': True, '2008_000002': False,
-                    '2008_000003': False}
-
-    def fail(path):
-        raise AssertionError('the cache should have been used')
-
-    with monkeypatch.context() as patch:
-        patch.setattr('mmmtl.datasets.pascal_context_mt.has_person_parts',
-                      fail)
-        PascalContextMTDataset(data_root=str(root), split='train')
-        shutil.copy(root / 'human_parts' / '2008_000001.mat',
-                    root / 'human_parts' / 'extra.mat')
-        with pytest.raises(AssertionError, match='cache should'):
-            PascalContextMTDataset(data_root=str(root), split='train')
+    entries = json.loads(files[0].read_text())['files']
+    assert {i: e['value'] for i, e in entries.items()} == {
+        '2008_000001': True, '2008_000002': False, '2008_000003': False}
+    scanned.clear()
+    shutil.copy(root / 'human_parts' / '2008_000001.mat',
+                root / 'human_parts' / 'extra.mat')
+    PascalContextMTDataset(data_root=str(root), split='train')
+    assert scanned == []  # a file outside the split changes nothing
+    # new content (a person with parts), old modification time restored
+    target = root / 'human_parts' / '2008_000002.mat'
+    stat = target.stat()
+    shutil.copyfile(root / 'human_parts' / '2008_000001.mat', target)
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    ds = PascalContextMTDataset(data_root=str(root), split='train')
+    assert scanned == ['2008_000002']
+    assert ds.get_data_info(1)['ann_info']['human_parts']['type'] == \
+        'pascal_parts_mat'
     PascalContextMTDataset(data_root=str(root), split='val')
     assert len(list((cache_dir / 'pascal_context_parts').glob('*.json'))) \
         == 2

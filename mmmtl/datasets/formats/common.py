@@ -1,18 +1,21 @@
 """Decoders shared by several formats: indexed PNGs and ignore maps."""
-import os.path as osp
+import io
 from typing import Tuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from mmmtl.datasets.decoders import AnnotationError, register_decoder
+from mmmtl.datasets.decoders import (AnnotationError, ChannelError,
+                                     ValueRangeError, read_bytes,
+                                     register_decoder)
 
 
 def _open(path: str) -> Image.Image:
-    if not osp.isfile(path):
-        raise AnnotationError(f'file not found: {path}')
+    """PIL image of the file ``path`` (read first, so that a missing or
+    unreadable file is not reported as a corrupted one)."""
+    content = read_bytes(path)
     try:
-        return Image.open(path)
+        return Image.open(io.BytesIO(content))
     except (UnidentifiedImageError, OSError) as exc:
         raise AnnotationError(f'cannot decode image file (corrupted or not '
                               f'an image): {path}') from exc
@@ -33,8 +36,8 @@ def read_indexed_png(path: str) -> np.ndarray:
     """
     with _open(path) as img:
         if img.mode not in ('L', 'P', 'I', 'I;16'):
-            raise AnnotationError(f'expected a single-channel (L or P mode) '
-                                  f'label PNG, got mode {img.mode}: {path}')
+            raise ChannelError(f'expected a single-channel (L or P mode) '
+                               f'label PNG, got mode {img.mode}: {path}')
         try:
             return np.array(img)
         except OSError as exc:
@@ -47,7 +50,7 @@ def decode_png_index(path: str) -> np.ndarray:
     """Grey or palette label PNG, 255 = ignore -> uint8 (H, W)."""
     array = read_indexed_png(path)
     if array.max(initial=0) > 255:
-        raise AnnotationError(f'label values above 255 in {path}')
+        raise ValueRangeError(f'label values above 255 in {path}')
     return array.astype(np.uint8)
 
 

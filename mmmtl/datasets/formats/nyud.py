@@ -1,7 +1,7 @@
 """NYUD-v2 multi-task formats (the MTI-Net / InvPT ``NYUD_MT`` folder)."""
 import numpy as np
 
-from mmmtl.datasets.decoders import (AnnotationError, load_npy,
+from mmmtl.datasets.decoders import (ChannelError, load_npy,
                                      normalize_vectors, register_decoder)
 from .common import read_indexed_png
 
@@ -18,8 +18,8 @@ def _plane(path: str) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[..., 0]
     if array.ndim != 2:
-        raise AnnotationError(f'expected an (H, W) array, got shape '
-                              f'{array.shape}: {path}')
+        raise ChannelError(f'expected an (H, W) array, got shape '
+                           f'{array.shape}: {path}')
     return array
 
 
@@ -39,8 +39,8 @@ def decode_npy_normals(path: str) -> np.ndarray:
     """
     normals = load_npy(path)
     if normals.ndim != 3 or normals.shape[2] != 3:
-        raise AnnotationError(f'expected (H, W, 3) normals, got shape '
-                              f'{normals.shape}: {path}')
+        raise ChannelError(f'expected (H, W, 3) normals, got shape '
+                           f'{normals.shape}: {path}')
     normals = np.nan_to_num(normals.astype(np.float32), nan=0.0, posinf=0.0,
                             neginf=0.0)
     return normalize_vectors(normals)

@@ -8,6 +8,7 @@
   459-class PASCAL-Context ids; used to mask distilled normals and to
   compute edges.
 """
+import io
 import json
 from functools import lru_cache
 from importlib import resources
@@ -19,7 +20,7 @@ import scipy.io
 from skimage.morphology import thin
 
 from mmmtl.datasets.decoders import (AnnotationError, decode_png_normals,
-                                     register_decoder)
+                                     read_bytes, register_decoder)
 from .common import image_size
 
 PERSON_CLASS_INDEX = 15
@@ -43,10 +44,10 @@ _PARTS_LAYOUT = ("a Pascal-Part annotation: key 'anno' with anno[0][0][1][0] "
 
 
 def _loadmat(path: str) -> dict:
+    """``scipy.io.loadmat`` of the file ``path``; errors name the file."""
+    content = read_bytes(path)
     try:
-        return scipy.io.loadmat(path)
-    except FileNotFoundError:
-        raise AnnotationError(f'file not found: {path}') from None
+        return scipy.io.loadmat(io.BytesIO(content))
     except Exception as exc:  # scipy raises several types on bad files
         raise AnnotationError(f'cannot read .mat file {path}: {exc}') from exc
 

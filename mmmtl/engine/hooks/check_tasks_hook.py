@@ -1,10 +1,17 @@
-"""Fail early, with one clear message, when model and data disagree on tasks."""
-from typing import Sequence
+"""Fail early, with one clear message, when model and data disagree on
+tasks or on a head's number of output channels."""
+from typing import Mapping, Sequence
 
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch import nn
 
 from mmmtl.registry import HOOKS
+from mmmtl.structures import get_task
+
+#: output channels a head may give, by task kind (label: the dataset's
+#: number of classes); as ``logits_to_prediction`` accepts them.
+KIND_CHANNELS = dict(binary=(1, 2), normal=(3, ), scalar=(1, ))
 
 
 def check_model_tasks(model_tasks: Sequence[str], dataset, split: str) -> None:
@@ -35,9 +42,46 @@ def check_model_tasks(model_tasks: Sequence[str], dataset, split: str) -> None:
             f'{", ".join(provided)}); remove model.tasks.{task}')
 
 
+def check_head_channels(heads: Mapping[str, nn.Module], dataset,
+                        split: str) -> None:
+    """Raise ``ValueError`` when a head's ``out_channels`` does not fit its
+    task: the dataset's number of classes for a label task
+    (``metainfo['num_classes'][task]``), 1 or 2 for a binary task, 3 for
+    normals, 1 for a scalar task.
+
+    Heads without an integer ``out_channels`` attribute are not checked.
+
+    Args:
+        heads: task name -> head module (``MultiTaskSegmentor.heads``).
+        dataset: the loop's dataset (its ``metainfo['num_classes']``).
+        split: 'train', 'val' or 'test', for the message.
+    """
+    num_classes = dataset.metainfo.get('num_classes', {})
+    for task, head in heads.items():
+        out = getattr(head, 'out_channels', None)
+        if not isinstance(out, int):
+            continue
+        kind = get_task(task).kind
+        where = (f'task {task!r}: the model head ({type(head).__name__}) '
+                 f'has out_channels={out}')
+        fix = f'set model.tasks.{task}.head.out_channels'
+        if kind == 'label':
+            expected = num_classes.get(task)
+            if expected is not None and out != expected:
+                raise ValueError(
+                    f'{where}, but the {split} dataset '
+                    f'({type(dataset).__name__}) has {expected} classes for '
+                    f'{task!r}; {fix}={expected}')
+        elif out not in KIND_CHANNELS[kind]:
+            allowed = ' or '.join(map(str, KIND_CHANNELS[kind]))
+            raise ValueError(f'{where}, but a {kind} task needs {allowed}; '
+                             f'{fix}={KIND_CHANNELS[kind][0]}')
+
+
 @HOOKS.register_module()
 class CheckTasksHook(Hook):
-    """Check model tasks against the dataset of every loop before it runs."""
+    """Check model tasks and head channels against the dataset of every
+    loop before it runs."""
 
     priority = 'VERY_HIGH'
 
@@ -47,7 +91,9 @@ class CheckTasksHook(Hook):
         model_tasks = getattr(model, 'task_names', None)
         if model_tasks is None:
             return
-        check_model_tasks(model_tasks, loop.dataloader.dataset, split)
+        dataset = loop.dataloader.dataset
+        check_model_tasks(model_tasks, dataset, split)
+        check_head_channels(getattr(model, 'heads', {}), dataset, split)
 
     def before_train(self, runner) -> None:
         self._check(runner, runner.train_loop, 'train')

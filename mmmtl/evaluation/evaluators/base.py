@@ -43,11 +43,38 @@ def register_evaluator(cls: Type['TaskEvaluator']) -> Type['TaskEvaluator']:
     return cls
 
 
+class NoValidGroundTruthError(ValueError):
+    """A task's ground truth has no valid pixel in the whole evaluated set,
+    so its metrics are undefined (raised instead of NaN or a fake score)."""
+
+
+class NonFinitePredictionError(ValueError):
+    """A prediction holds NaN or infinite values (refused, not scored)."""
+
+
 def to_numpy(array: ArrayLike) -> np.ndarray:
     """Tensor (any device) or array -> numpy array."""
     if isinstance(array, torch.Tensor):
         return array.detach().cpu().numpy()
     return np.asarray(array)
+
+
+def check_finite_prediction(task: str, pred: np.ndarray,
+                            image: Optional[str] = None) -> None:
+    """Raise :class:`NonFinitePredictionError` when the float prediction
+    ``pred`` of ``task`` (of ``image``, if known) holds NaN or inf."""
+    if not np.issubdtype(pred.dtype, np.inexact):
+        return
+    finite = np.isfinite(pred)
+    if finite.all():
+        return
+    nan = int(np.isnan(pred).sum())
+    inf = int(pred.size - finite.sum()) - nan
+    where = f' of image {image}' if image else ''
+    raise NonFinitePredictionError(
+        f'task {task!r}: the prediction{where} holds {nan} NaN and {inf} '
+        f'infinite value(s) out of {pred.size}; refusing to score it (the '
+        'model diverged or its output was corrupted)')
 
 
 class TaskEvaluator:
@@ -70,6 +97,27 @@ class TaskEvaluator:
     def compute(self, stats: Sequence[Stats]) -> Dict[str, float]:
         """Metrics (plain floats) from the statistics of every image."""
         raise NotImplementedError
+
+    def no_valid_pixels(self, num_images: int,
+                        reason: str) -> NoValidGroundTruthError:
+        """The error for a set whose ground truth has no valid pixel.
+
+        Args:
+            num_images: number of evaluated images.
+            reason: what makes every pixel invalid, for the message.
+        """
+        return NoValidGroundTruthError(
+            f'task {self.task!r}: no valid ground-truth pixel in the '
+            f'{num_images} evaluated image(s) ({reason}), so its metrics are '
+            'undefined; check the annotations with '
+            'tools/misc/check_dataset.py or leave the task out of the '
+            'evaluation (MultiTaskMetric(tasks=...))')
+
+    def _prediction(self, pred: ArrayLike) -> np.ndarray:
+        """``pred`` as a numpy array; non-finite values are refused."""
+        pred = to_numpy(pred)
+        check_finite_prediction(self.task, pred)
+        return pred
 
     def _single_channel(self, array: ArrayLike, what: str) -> np.ndarray:
         """(H, W) or (1, H, W) -> (H, W) numpy array."""
@@ -143,4 +191,3 @@ def build_task_evaluator(task: str,
             and 'class_names' not in cfg):
         cfg['class_names'] = tuple(class_names)
     return cls(task=task, **cfg)
-

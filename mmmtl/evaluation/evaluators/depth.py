@@ -22,7 +22,9 @@ class DepthEvaluator(TaskEvaluator):
     * ``delta<k> = % of pixels with max(p'/g, g/p') < 1.25^k``, k = 1, 2, 3
 
     where ``p' = max(p, min_pred)`` keeps logarithms and ratios finite;
-    ``rmse`` and ``absRel`` use the raw prediction.
+    ``rmse`` and ``absRel`` use the raw prediction. A set without any
+    valid gt pixel raises ``NoValidGroundTruthError``; a non-finite
+    prediction raises ``NonFinitePredictionError``.
 
     Args:
         task: task name.
@@ -39,7 +41,8 @@ class DepthEvaluator(TaskEvaluator):
         Returns:
             dict(count, sq_err, abs_rel, log10: floats, delta: int64 (3,)).
         """
-        pred = self._single_channel(pred, 'prediction').astype(np.float64)
+        pred = self._single_channel(self._prediction(pred),
+                                    'prediction').astype(np.float64)
         gt = self._single_channel(gt, 'ground truth').astype(np.float64)
         self._check_same_shape(pred, gt)
         valid = np.isfinite(gt) & (gt > 0)
@@ -59,7 +62,8 @@ class DepthEvaluator(TaskEvaluator):
         names = ('rmse', 'absRel', 'log10') + tuple(
             f'delta{k}' for k in DELTA_POWERS)
         if count == 0:
-            return {name: float('nan') for name in names}
+            raise self.no_valid_pixels(
+                len(stats), 'every gt depth is 0, negative or not finite')
         delta = sum(s['delta'] for s in stats) / count * 100
         values = [np.sqrt(sum(s['sq_err'] for s in stats) / count),
                   sum(s['abs_rel'] for s in stats) / count,

@@ -30,7 +30,9 @@ class EdgeEvaluator(TaskEvaluator):
     summed over the set per threshold (dataset-level, "optimal dataset
     scale"); ``odsF_approx = max_t 2 P R / (P + R) * 100``. No thinning is
     applied, so thick predictions score lower than in SEISM. The number is
-    an approximation and is left out of Δm by default.
+    an approximation and is left out of Δm by default. A set without any
+    valid gt pixel raises ``NoValidGroundTruthError``; non-finite
+    probabilities raise ``NonFinitePredictionError``.
 
     Args:
         task: task name.
@@ -55,9 +57,11 @@ class EdgeEvaluator(TaskEvaluator):
             gt: 0/1 edge map with ``ignore_index``, same shape.
 
         Returns:
-            dict(matched_pred, num_pred, matched_gt: int64 (T,), num_gt).
+            dict(matched_pred, num_pred, matched_gt: int64 (T,), num_gt,
+            num_valid: number of non-ignored pixels).
         """
-        prob = self._single_channel(pred, 'prediction').astype(np.float64)
+        prob = self._single_channel(self._prediction(pred),
+                                    'prediction').astype(np.float64)
         gt = self._single_channel(gt, 'ground truth')
         self._check_same_shape(prob, gt)
         valid = gt != self.ignore_index
@@ -74,12 +78,13 @@ class EdgeEvaluator(TaskEvaluator):
             matched_pred=count_above(prob[valid & near_gt], self.thresholds),
             num_pred=count_above(prob[valid], self.thresholds),
             matched_gt=count_above(nearby_prob[edges], self.thresholds),
-            num_gt=int(edges.sum()))
+            num_gt=int(edges.sum()), num_valid=int(valid.sum()))
 
     def compute(self, stats: Sequence[Stats]) -> Dict[str, float]:
         """``odsF_approx`` in percent."""
-        if not stats:
-            return dict(odsF_approx=float('nan'))
+        if not sum(s['num_valid'] for s in stats):
+            raise self.no_valid_pixels(
+                len(stats), f'every gt pixel is {self.ignore_index}')
         matched_pred = sum(s['matched_pred'] for s in stats)
         num_pred = sum(s['num_pred'] for s in stats)
         matched_gt = sum(s['matched_gt'] for s in stats)

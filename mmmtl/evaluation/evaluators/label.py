@@ -17,6 +17,8 @@ class LabelEvaluator(TaskEvaluator):
     ``TP + FP + FN = 0`` (absent from both gt and prediction in the whole
     set) has IoU NaN and is left out of the mean:
     ``mIoU = nanmean_c IoU_c * 100``. ``pixAcc = sum_c TP_c / #valid * 100``.
+    A set without any valid gt pixel raises ``NoValidGroundTruthError``; a
+    float prediction with NaN or inf raises ``NonFinitePredictionError``.
 
     Args:
         task: task name.
@@ -60,7 +62,8 @@ class LabelEvaluator(TaskEvaluator):
         Returns:
             dict(intersect, pred_area, gt_area: int64 (K,), skipped: bool).
         """
-        pred = self._single_channel(pred, 'prediction').astype(np.int64)
+        pred = self._single_channel(self._prediction(pred),
+                                    'prediction').astype(np.int64)
         gt = self._single_channel(gt, 'ground truth').astype(np.int64)
         self._check_same_shape(pred, gt)
         k = self.num_classes
@@ -85,20 +88,31 @@ class LabelEvaluator(TaskEvaluator):
         intersect = sum((s['intersect'] for s in stats), np.zeros(k))
         pred_area = sum((s['pred_area'] for s in stats), np.zeros(k))
         gt_area = sum((s['gt_area'] for s in stats), np.zeros(k))
+        total = gt_area.sum()
+        if total == 0:
+            raise self.no_valid_pixels(len(stats), self._ignored_reason(stats))
         union = pred_area + gt_area - intersect
         with np.errstate(divide='ignore', invalid='ignore'):
             iou = np.where(union > 0, intersect / union, np.nan)
         present = ~np.isnan(iou)
-        total = gt_area.sum()
-        results = dict(
-            mIoU=float(iou[present].mean() * 100) if present.any()
-            else float('nan'),
-            pixAcc=float(intersect.sum() / total * 100) if total > 0
-            else float('nan'))
+        results = dict(mIoU=float(iou[present].mean() * 100),
+                       pixAcc=float(intersect.sum() / total * 100))
         if self.per_class:
             for name, value in zip(self.class_names, iou):
                 results[f'IoU.{name}'] = float(value * 100)
         return results
+
+    def _ignored_reason(self, stats: Sequence[Stats]) -> str:
+        """Why no pixel counted, for :meth:`no_valid_pixels`."""
+        skipped = sum(bool(s['skipped']) for s in stats)
+        ignored = f'every gt pixel is the ignore index {self.ignore_index}'
+        if not skipped:
+            return ignored
+        reason = (f'{skipped} image(s) skipped because their gt holds a '
+                  f'single value, 0 or {self.ignore_index} (e.g. no person '
+                  'with parts)')
+        return reason if skipped == len(stats) else \
+            f'{reason}; in the others {ignored}'
 
     def _check_range(self, values: np.ndarray, what: str) -> None:
         bad = (values < 0) | (values >= self.num_classes)

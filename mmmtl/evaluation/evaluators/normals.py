@@ -24,7 +24,9 @@ class NormalsEvaluator(TaskEvaluator):
     of the bins holding the two middle errors, so it is within
     ``resolution / 2`` of the exact median. Per image the histogram is stored
     sparsely: its occupied bins (at most ``180 / resolution``), about 4-6
-    bytes each; a coarser ``resolution`` saves memory on large sets.
+    bytes each; a coarser ``resolution`` saves memory on large sets. A set
+    without any valid gt pixel raises ``NoValidGroundTruthError``; a
+    non-finite prediction raises ``NonFinitePredictionError``.
 
     Args:
         task: task name.
@@ -50,7 +52,7 @@ class NormalsEvaluator(TaskEvaluator):
 
     def angular_errors(self, pred: ArrayLike, gt: ArrayLike) -> np.ndarray:
         """Errors in degrees (N,) of the valid pixels of (3, H, W) maps."""
-        pred = self._channels_first(pred, 'prediction')
+        pred = self._channels_first(self._prediction(pred), 'prediction')
         gt = self._channels_first(gt, 'ground truth')
         self._check_same_shape(pred, gt)
         pred = pred.reshape(3, -1)
@@ -92,7 +94,8 @@ class NormalsEvaluator(TaskEvaluator):
         names = ('mean', 'median', 'rmse') + tuple(
             f'{d:g}' for d in WITHIN_DEGREES)
         if count == 0:
-            return {name: float('nan') for name in names}
+            raise self.no_valid_pixels(
+                len(stats), 'every gt normal is a zero vector')
         within = sum(s['within'] for s in stats) / count * 100
         hist = np.bincount(
             np.concatenate([s['bins'] for s in stats]).astype(np.int64),

@@ -23,7 +23,11 @@ class SaliencyEvaluator(TaskEvaluator):
     denominator is 0). Over the set, for every threshold, the mean Jaccard,
     the mean precision P and the mean recall R;
     ``F = (1 + b2) P R / (b2 P + R)``. Reported (percent):
-    ``mIoU = max_t mean Jaccard``, ``maxF = max_t F``.
+    ``mIoU = max_t mean Jaccard``, ``maxF = max_t F``. Images without any
+    valid gt pixel are left out of the means (they would otherwise count as
+    a perfect Jaccard); a set without any raises
+    ``NoValidGroundTruthError``. Non-finite probabilities raise
+    ``NonFinitePredictionError``.
 
     Args:
         task: task name.
@@ -48,9 +52,11 @@ class SaliencyEvaluator(TaskEvaluator):
             gt: 0/1 with ``ignore_index``, same shape.
 
         Returns:
-            dict(jaccard, precision, recall: float64 (T,)).
+            dict(jaccard, precision, recall: float64 (T,), valid: number of
+            non-ignored pixels).
         """
-        prob = self._single_channel(pred, 'prediction').astype(np.float64)
+        prob = self._single_channel(self._prediction(pred),
+                                    'prediction').astype(np.float64)
         gt = self._single_channel(gt, 'ground truth')
         self._check_same_shape(prob, gt)
         valid = gt != self.ignore_index
@@ -63,12 +69,16 @@ class SaliencyEvaluator(TaskEvaluator):
             jaccard = np.where(union > 0, tp / union, 1.0)
             precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)
             recall = np.where(tp + fn > 0, tp / (tp + fn), 0.0)
-        return dict(jaccard=jaccard, precision=precision, recall=recall)
+        return dict(jaccard=jaccard, precision=precision, recall=recall,
+                    valid=int(valid.sum()))
 
     def compute(self, stats: Sequence[Stats]) -> Dict[str, float]:
         """``mIoU`` and ``maxF`` in percent."""
-        if not stats:
-            return dict(mIoU=float('nan'), maxF=float('nan'))
+        scored = [s for s in stats if s['valid'] > 0]
+        if not scored:
+            raise self.no_valid_pixels(
+                len(stats), f'every gt pixel is {self.ignore_index}')
+        stats = scored
         jaccard = np.mean([s['jaccard'] for s in stats], axis=0)
         precision = np.mean([s['precision'] for s in stats], axis=0)
         recall = np.mean([s['recall'] for s in stats], axis=0)

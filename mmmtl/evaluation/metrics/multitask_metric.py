@@ -8,7 +8,8 @@ from prettytable import PrettyTable
 
 from mmmtl.registry import METRICS
 from mmmtl.structures import get_task
-from ..evaluators import TaskEvaluator, build_task_evaluator, to_numpy
+from ..evaluators import (TaskEvaluator, build_task_evaluator,
+                          check_finite_prediction, to_numpy)
 from ..functional import delta_m, is_lower_better, relative_changes
 
 #: Δm metric by task name, then by task kind.
@@ -32,6 +33,14 @@ def _as_dict(maps: Any, key: str) -> Dict[str, Any]:
     return maps
 
 
+def _image_name(sample: dict) -> Optional[str]:
+    """The image a sample comes from (path, id or index), if it says."""
+    for key in ('img_path', 'img_id', 'sample_idx'):
+        if sample.get(key) is not None:
+            return str(sample[key])
+    return None
+
+
 @METRICS.register_module()
 class MultiTaskMetric(BaseMetric):
     """Per-task metrics of a multi-task model and its Δm.
@@ -40,6 +49,11 @@ class MultiTaskMetric(BaseMetric):
     ``pred_maps`` and ``gt_maps`` with one (C, H, W) tensor per task, at the
     same spatial size. The returned keys are ``<task>/<metric>`` and, when
     baselines are configured, ``delta_m`` (percent).
+
+    A prediction holding NaN or inf is refused (``ValueError`` naming the
+    task and the image), and a task whose ground truth has no valid pixel
+    in the whole evaluated set raises ``NoValidGroundTruthError`` naming
+    the task: neither is ever scored.
 
     Args:
         tasks: tasks to evaluate; ``None``: ``dataset_meta['tasks']`` (or the
@@ -108,6 +122,7 @@ class MultiTaskMetric(BaseMetric):
             stats, shape = {}, None
             for task in self._sample_tasks(preds, gts):
                 pred, gt = to_numpy(preds[task]), to_numpy(gts[task])
+                check_finite_prediction(task, pred, _image_name(sample))
                 self._check_shapes(task, pred, gt, sample)
                 stats[task] = self.evaluator(task).process(pred, gt)
                 shape = tuple(gt.shape[-2:])
