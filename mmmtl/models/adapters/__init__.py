@@ -23,7 +23,7 @@ __all__ = [
     'attach', 'detach', 'find_modules', 'ChannelsFirst', 'LoRALinear',
     'MTLoRA', 'Polyhistor', 'PolyhistorLite', 'PolyhistorAdapter',
     'PolyhistorHyperNetwork', 'AdaptedSite', 'replace_module',
-    'restore_module', 'get_support', 'require_support', 'TADFormer', 'TaskAwareLoRA',
-    'DynamicTaskFilter', 'StaticTaskFilter', 'VMTAdapter', 'VMTAdapterLite',
-    'VMTLayer'
+    'restore_module', 'get_support', 'require_support', 'TADFormer',
+    'TaskAwareLoRA', 'DynamicTaskFilter', 'StaticTaskFilter', 'VMTAdapter',
+    'VMTAdapterLite', 'VMTLayer'
 ]

@@ -12,6 +12,7 @@ from .insertion import AdapterHook, attach, detach
 from .regions import (CollapseStreams, ExpandStreams, RegionEntry,
                       RegionExit, SplitFn, StackFn)
 from .replace import replace_module, restore_module
+from .support import require_support
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
 
@@ -81,6 +82,9 @@ class AdaptedBackbone(BaseModule):
     """
 
     accepts_tasks = True
+    #: backbone parameter groups the method leaves trainable (keys of the
+    #: backbone support's ``TRAINABLE``); see :meth:`method_trainable`.
+    trainable_groups: Tuple[str, ...] = ()
 
     def __init__(self, module: dict, tasks: Sequence[str],
                  trainable: Sequence[str] = (),
@@ -130,8 +134,12 @@ class AdaptedBackbone(BaseModule):
     def method_trainable(self) -> Sequence[str]:
         """Patterns of backbone parameters the method itself leaves
         trainable (called after :meth:`insert_adapters`), before those of
-        the ``trainable`` argument; none by default."""
-        return ()
+        the ``trainable`` argument: the backbone support's patterns of
+        :attr:`trainable_groups`."""
+        if not self.trainable_groups:
+            return ()
+        support = require_support(self.module, type(self).__name__)
+        return support.trainable_patterns(self.trainable_groups)
 
     def _check_no_checkpointing(self) -> None:
         """Sites read the per-forward context, which activation
@@ -263,6 +271,15 @@ class AdaptedBackbone(BaseModule):
                 exit_hook, with_kwargs=True)
             self._hooks.append((exit, exit_hook))
             self._region_outputs.append(out_index)
+
+    def add_stage_regions(self, support) -> None:
+        """A per-task region at the last block of each output stage (to the
+        end of the stage), with that block's attention a shared segment,
+        as the backbone ``support`` places them (MTLoRA, TADFormer)."""
+        for entry, exit, index, split in support.stage_regions():
+            self.add_region(entry, exit, index, split)
+        for segment in support.region_shared_segments():
+            self.add_shared_segment(segment)
 
     def add_shared_segment(self, target: str) -> None:
         """Inside a region, run module ``target`` once on the shared stream

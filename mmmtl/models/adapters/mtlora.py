@@ -86,7 +86,6 @@ class MTLoRA(AdaptedBackbone):
         """LoRA sites on every role; task LoRA and a per-task region at the
         last block of each output stage."""
         support = require_support(self.module, type(self).__name__)
-        self._support = support
         ranks = per_stage(self.rank, len(support.depths), 'rank')
         task_sites = {
             name for stage, _, name in support.role_sites(
@@ -106,10 +105,4 @@ class MTLoRA(AdaptedBackbone):
                 task_rank=self.task_rank if per_task else 0,
                 task_scale=self.task_scale,
                 frozen_input=self.frozen_input))
-        for entry, exit, index, split in support.stage_regions():
-            self.add_region(entry, exit, index, split)
-        for segment in support.region_shared_segments():
-            self.add_shared_segment(segment)
-
-    def method_trainable(self) -> List[str]:
-        return self._support.trainable_patterns(self.trainable_groups)
+        self.add_stage_regions(support)

@@ -26,7 +26,7 @@ On top of MTLoRA-style shared LoRA (qkv, proj, fc1, fc2 of every block):
   merging, skip_t being the TPC feature ``g_t * x`` in token order.
 """
 import math
-from typing import List, Sequence, Union
+from typing import Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -280,13 +280,7 @@ class TADFormer(AdaptedBackbone):
         self.add_shared('prompts', TaskPromptBank(
             len(self.tasks), channels, merges,
             unused if self.released_prompt_norms else []))
-        for entry, exit, index, split in support.stage_regions():
-            self.add_region(entry, exit, index, split)
-        for segment in support.region_shared_segments():
-            self.add_shared_segment(segment)
-
-    def method_trainable(self) -> List[str]:
-        return self._support.trainable_patterns(self.trainable_groups)
+        self.add_stage_regions(support)
 
     def prepare_context(self, context) -> None:
         """The prompts every image starts with, (B, T, C_0)."""
