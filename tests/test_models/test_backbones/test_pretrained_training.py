@@ -83,7 +83,9 @@ def _train_two_steps(backbone_cfg, channels, reference_state, key_map):
     return model
 
 
-def test_vmt_adapter_on_converted_swin(tmp_path):
+def _timm_swin_checkpoint(tmp_path):
+    """A tiny timm Swin (random) saved as ``.safetensors``: (model, path).
+    """
     from safetensors.torch import save_file
     torch.manual_seed(0)
     source = timm.create_model(
@@ -93,6 +95,11 @@ def test_vmt_adapter_on_converted_swin(tmp_path):
     path = str(tmp_path / 'swin_timm.safetensors')
     save_file({k: v.contiguous() for k, v in source.state_dict().items()},
               path)
+    return source, path
+
+
+def test_vmt_adapter_on_converted_swin(tmp_path):
+    source, path = _timm_swin_checkpoint(tmp_path)
     backbone = dict(
         type='VMTAdapter', bottleneck=4,
         module=dict(type='SwinTransformerMTL', embed_dims=16,
@@ -137,15 +144,7 @@ def test_vmt_adapter_on_timm_convnext(tmp_path):
 def test_lora_methods_on_converted_swin(method, tmp_path):
     """Replaced sites (LoRA linears, prompted attention) keep the keys the
     checkpoint conversion loads into: the weights arrive through them."""
-    from safetensors.torch import save_file
-    torch.manual_seed(0)
-    source = timm.create_model(
-        'swin_tiny_patch4_window7_224', pretrained=False, embed_dim=16,
-        depths=(2, 2, 2, 2), num_heads=(1, 1, 2, 2), window_size=2,
-        img_size=SIZE)
-    path = str(tmp_path / 'swin_timm.safetensors')
-    save_file({k: v.contiguous() for k, v in source.state_dict().items()},
-              path)
+    source, path = _timm_swin_checkpoint(tmp_path)
     backbone = dict(
         type=method, rank=2,
         module=dict(type='SwinTransformerMTL', embed_dims=16,
