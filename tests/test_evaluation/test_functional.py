@@ -47,5 +47,5 @@ def test_missing_and_zero_baseline_errors():
 def test_lower_is_better_names():
     assert all(map(is_lower_better, ('mean', 'median', 'rmse', 'absRel',
                                      'log10')))
-    assert not any(map(is_lower_better, ('mIoU', 'maxF', 'odsF_approx',
+    assert not any(map(is_lower_better, ('mIoU', 'maxF', 'maxFbeta', 'odsF',
                                          'delta1', '11.25')))

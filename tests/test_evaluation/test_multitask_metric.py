@@ -59,7 +59,7 @@ def test_end_to_end_values_and_delta_m():
     assert out['normals/30'] == pytest.approx(50.0)
     assert out['depth/rmse'] == pytest.approx(2.0)
     assert out['depth/absRel'] == pytest.approx(1.0)
-    assert out['edges/odsF_approx'] == pytest.approx(100.0)
+    assert out['edges/odsF'] == pytest.approx(100.0)
     changes = [(25 - 50) / 50, -(45 - 60) / 60, -(2 - 4) / 4]
     assert out['delta_m'] == pytest.approx(100 * sum(changes) / 3, abs=1e-4)
 

@@ -15,7 +15,7 @@ from ..functional import delta_m, is_lower_better, relative_changes
 #: Δm metric by task name, then by task kind.
 DEFAULT_DELTA_M_METRICS = dict(semseg='mIoU', human_parts='mIoU',
                                saliency='mIoU', normals='mean', depth='rmse',
-                               edges='odsF_approx')
+                               edges='odsF')
 KIND_DELTA_M_METRICS = dict(label='mIoU', binary='mIoU', normal='mean',
                             scalar='rmse')
 
@@ -62,7 +62,8 @@ class MultiTaskMetric(BaseMetric):
             task's Δm metric`` or ``task -> {metric name: value}``.
         delta_m_metrics: task -> metric key used in Δm (defaults:
             :data:`DEFAULT_DELTA_M_METRICS`, then by task kind).
-        delta_m_exclude: tasks never used in Δm (edges: approximate odsF).
+        delta_m_exclude: tasks never used in Δm (default edges: odsF is
+            not checked against SEISM's numbers, see docs/en/metrics.md).
         evaluators: task -> evaluator override (class name, config dict, or
             keyword dict for the default evaluator).
         collect_device: ``'cpu'`` or ``'gpu'`` for gathering across ranks.
