@@ -180,7 +180,7 @@ def test_scan_sees_the_repository():
 
 
 def test_rules_on_examples():
-    assert exists('configs/vmt_swin_t_pascal.py') and exists('docs/en/')
+    assert exists('configs/vmt/vmt_swin_t_pascal.py') and exists('docs/en/')
     assert not exists('configs/' + 'vmt_swin_t_pascal_typo.py')
     assert exists('configs/full_ft/full_ft_single_<task>_swin_t_pascal.py')
     assert exists('tools/{name}.py') and exists('configs/full_ft/*synth*')

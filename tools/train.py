@@ -1,7 +1,8 @@
 """Train a multi-task model from a config (mmsegmentation's CLI).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--cfg-options k=v ...] [--unsafe-load] [--launcher none|pytorch|slurm]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--unsafe-load]
+        [--launcher none|pytorch|slurm]
 
 Checkpoints (--resume, load_from, init_cfg Pretrained) are loaded without
 running code from them and must hold this config's weights
@@ -33,6 +34,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         'dir when no path is given')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed precision (needs CUDA)')
+    parser.add_argument(
+        '--auto-scale-lr', action='store_true',
+        help='scale the learning rate by (world size x batch per GPU) / '
+        'auto_scale_lr.base_batch_size of the config')
     add_runner_args(parser)
     return parse_runner_args(parser, argv)
 
@@ -42,6 +47,8 @@ def build_config(args: argparse.Namespace) -> Config:
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
                    work_dir=args.work_dir, amp=args.amp,
                    unsafe_load=args.unsafe_load)
+    if args.auto_scale_lr:
+        enable_auto_scale_lr(cfg, args.config)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -49,6 +56,18 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume = True
         cfg.load_from = args.resume
     return cfg
+
+
+def enable_auto_scale_lr(cfg: Config, config_path: str) -> None:
+    """Turn on mmengine's LR scaling; the config must say which total
+    batch its learning rate was set for."""
+    base = (cfg.get('auto_scale_lr') or {}).get('base_batch_size')
+    if not base:
+        raise SystemExit(
+            f'--auto-scale-lr: {config_path} has no '
+            'auto_scale_lr.base_batch_size (the total batch its learning '
+            "rate was set for); add auto_scale_lr = dict(base_batch_size=N)")
+    cfg.auto_scale_lr.enable = True
 
 
 @exit_on_user_error

@@ -8,7 +8,6 @@ vis_backends = [dict(type='LocalVisBackend')]
 # No fixed name: each Runner gets its own visualizer (and log directory),
 # also when several runs share one process.
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
-log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False

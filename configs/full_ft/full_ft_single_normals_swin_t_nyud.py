@@ -1,7 +1,3 @@
 # Single-task full fine-tuning baseline (normals), Swin-T, NYUD-v2.
 _base_ = ['./full_ft_mtl_swin_t_nyud.py']
-task_names = ('normals', )
-model = dict(tasks=dict(_delete_=True, normals=_base_.model.tasks.normals))
-train_dataloader = dict(dataset=dict(tasks=task_names))
-val_dataloader = dict(dataset=dict(tasks=task_names))
-test_dataloader = val_dataloader
+model = dict(tasks=dict(_delete_=True, normals=_base_.task_cfgs.normals))

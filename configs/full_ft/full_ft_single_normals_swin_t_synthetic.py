@@ -1,8 +1,4 @@
-# Single-task full fine-tuning baseline (normals) on the synthetic dataset; its
+# Single-task full fine-tuning baseline (normals) on synthetic data; its
 # result is the Δm reference of the synthetic configs.
 _base_ = ['./full_ft_mtl_swin_t_synthetic.py']
-task_names = ('normals', )
-model = dict(tasks=dict(_delete_=True, normals=_base_.model.tasks.normals))
-train_dataloader = dict(dataset=dict(tasks=task_names))
-val_dataloader = dict(dataset=dict(tasks=task_names))
-test_dataloader = val_dataloader
+model = dict(tasks=dict(_delete_=True, normals=_base_.task_cfgs.normals))

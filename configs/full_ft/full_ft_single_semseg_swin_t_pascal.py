@@ -1,7 +1,3 @@
 # Single-task full fine-tuning baseline (semseg), Swin-T, PASCAL-Context.
 _base_ = ['./full_ft_mtl_swin_t_pascal.py']
-task_names = ('semseg', )
-model = dict(tasks=dict(_delete_=True, semseg=_base_.model.tasks.semseg))
-train_dataloader = dict(dataset=dict(tasks=task_names))
-val_dataloader = dict(dataset=dict(tasks=task_names))
-test_dataloader = val_dataloader
+model = dict(tasks=dict(_delete_=True, semseg=_base_.task_cfgs.semseg))

@@ -4,11 +4,7 @@
 # task LoRA (r = 4) on proj/fc1/fc2 of the last block of each stage, stage
 # outputs after the patch merging (192/384/768/768 channels), one HRNet-style
 # decoder per task. Trainable: 4,953,146 with the decoders (published 4.95 M).
-_base_ = ['../full_ft/full_ft_mtl_swin_t_pascal.py',
+_base_ = ['../_base_/pascal_context_swin_t.py',
           '../_base_/models/lora_methods.py']
-model = dict(
-    backbone=dict(_base_.mtlora, _delete_=True,
-                  module=dict(_base_.swin_t, pretrained=_base_.pretrained,
-                              out_after_downsample=True)),
-    tasks={t: dict(head=dict(in_channels=_base_.merged_channels))
-           for t in _base_.task_names})
+model = dict(backbone=dict(_base_.mtlora, module=dict(
+    _base_.pretrained_swin_t, out_after_downsample=True)))

@@ -1,13 +1,3 @@
-# VMT-Adapter-Lite on a frozen ImageNet-1k Swin-T, PASCAL-Context, 448x448: one backbone
-# pass for all tasks, task-specific features at the last block of each stage
-# (docs/en/methods/vmt_adapter.md). Recipe and Δm baselines as the full
-# fine-tuning config it inherits.
-_base_ = ['../full_ft/full_ft_mtl_swin_t_pascal.py']
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='VMTAdapterLite',
-        module=dict(_base_.swin_t, pretrained=_base_.pretrained),
-        bottleneck=21,
-        scale=1.0,
-        task_features='last'))
+# VMT-Adapter-Lite (U = D^T, bottleneck 21) on PASCAL-Context.
+_base_ = ['./vmt_swin_t_pascal.py']
+model = dict(backbone=dict(type='VMTAdapterLite', bottleneck=21))

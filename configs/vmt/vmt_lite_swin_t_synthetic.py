@@ -1,10 +1,3 @@
-# VMT-Adapter-Lite on a frozen, randomly initialised Swin-T, synthetic data.
-_base_ = ['../full_ft/full_ft_mtl_swin_t_synthetic.py']
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='VMTAdapterLite',
-        module=_base_.synthetic_swin_t,
-        bottleneck=21,
-        scale=1.0,
-        task_features='last'))
+# VMT-Adapter-Lite (U = D^T, bottleneck 21) on the synthetic dataset.
+_base_ = ['./vmt_swin_t_synthetic.py']
+model = dict(backbone=dict(type='VMTAdapterLite', bottleneck=21))

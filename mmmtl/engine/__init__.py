@@ -3,7 +3,8 @@ from . import hooks
 from .checkpoint_check import (CheckpointMismatchError, check_checkpoint_fits,
                                check_resumable)
 from .hooks import *  # noqa: F401,F403
-from .runner import MultiTaskRunner, build_runner
+from .runner import MultiTaskRunner, build_runner, fill_dataset_tasks
 
 __all__ = ['CheckpointMismatchError', 'MultiTaskRunner', 'build_runner',
+           'fill_dataset_tasks',
            'check_checkpoint_fits', 'check_resumable', *hooks.__all__]

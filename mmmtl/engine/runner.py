@@ -10,6 +10,7 @@ loads every checkpoint -- ``load_from``, ``resume`` and
 (:mod:`mmmtl.engine.checkpoint_check`). The config key ``unsafe_load = True``
 (``--unsafe-load`` in the tools) opts in to full unpickling of trusted files.
 """
+import copy
 from typing import Callable, Union
 
 from mmengine.config import Config
@@ -24,6 +25,24 @@ from .checkpoint_check import check_checkpoint_fits, check_resumable
 from .hooks.work_dir_lock_hook import WorkDirLock
 
 DEFAULT_RUNNER = 'MultiTaskRunner'
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def fill_dataset_tasks(cfg: Config) -> None:
+    """Give every dataloader whose dataset leaves ``tasks`` None the model's
+    tasks (``model.task_names`` if set, else the keys of ``model.tasks``),
+    so that a config names its tasks once and the datasets load only those
+    annotations."""
+    model = cfg.get('model') or {}
+    tasks = model.get('task_names') or model.get('tasks')
+    if not tasks:
+        return
+    if isinstance(tasks, str):
+        tasks = (tasks, )
+    for key in DATALOADERS:
+        dataset = (cfg.get(key) or {}).get('dataset')
+        if dataset is not None and dataset.get('tasks') is None:
+            dataset['tasks'] = tuple(tasks)
 
 
 @RUNNERS.register_module()
@@ -36,6 +55,8 @@ class MultiTaskRunner(Runner):
     - ``load_from`` and ``resume`` checkpoints must hold the model's
       weights (:func:`check_checkpoint_fits`); ``resume`` ones also the
       training state (:func:`check_resumable`).
+    - Datasets that leave ``tasks`` None load the model's tasks
+      (:func:`fill_dataset_tasks`).
     - ``meta['config']`` of a checkpoint is dropped before mmengine's
       ``resume`` would execute it as a Python config.
     - The config is not copied into a work dir that a live training holds
@@ -44,6 +65,14 @@ class MultiTaskRunner(Runner):
     """
 
     _resuming = False
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'MultiTaskRunner':
+        """mmengine's ``from_cfg`` after :func:`fill_dataset_tasks` (on a
+        copy of ``cfg``)."""
+        cfg = copy.deepcopy(cfg)
+        fill_dataset_tasks(cfg)
+        return super().from_cfg(cfg)
 
     @property
     def unsafe_load(self) -> bool:

@@ -1,10 +1,11 @@
 """Every public config trains and evaluates at a tiny size.
 
 Each config under ``configs/`` (except ``_base_``) is loaded as a user would
-load it, shrunk (tiny Swin, 32x32 inputs, 2 iterations) and pointed at a
-dataset written at test time in the real on-disk format of its dataset:
-PASCAL-Context and NYUD-v2 fixtures, or a tiny generated synthetic dataset.
-It then trains through mmengine's Runner, validates, and saves checkpoints.
+load it, shrunk (tiny Swin, 32x32 inputs, 2 iterations or 1 epoch of 2) and
+pointed at a dataset written at test time in the real on-disk format of its
+dataset: PASCAL-Context and NYUD-v2 fixtures, or a tiny generated synthetic
+dataset. It then trains through the runner ``tools/train.py`` builds,
+validates, and saves checkpoints.
 """
 import json
 import math
@@ -12,18 +13,18 @@ from pathlib import Path
 
 import pytest
 from mmengine.config import Config
-from mmengine.runner import Runner
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
+from mmmtl.engine import build_runner
 from repo_files import REPO, load_module
 
 CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
                  if '_base_' not in p.parts)
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
                  window_size=2, drop_path_rate=0.0, pretrained=None)
-TINY_CHANNELS = [16, 32, 64, 128]
-TINY_MERGED_CHANNELS = [32, 64, 128, 128]  # out_after_downsample=True
 SIZE = 32
+# Method options shrunk with the backbone (when a config sets them).
+TINY_METHOD = dict(bottleneck=4, rank=2)
 
 
 def _load_fixtures():
@@ -50,18 +51,14 @@ def _shrink_pipeline(pipeline) -> None:
 
 
 def shrink(cfg: Config, data_roots: dict, work_dir: Path) -> Config:
-    """Tiny model, tiny data, 2 iterations; everything else as configured."""
+    """Tiny model, tiny data, 2 training iterations; everything else as
+    configured. Returns the config and the checkpoint file training
+    writes."""
     backbone = cfg.model.backbone
     swin = backbone.module if 'module' in backbone else backbone
     swin.update(TINY_SWIN)
-    if 'bottleneck' in backbone:
-        backbone.bottleneck = 4
-    if 'rank' in backbone:
-        backbone.rank = 2
-    channels = (TINY_MERGED_CHANNELS if swin.get('out_after_downsample')
-                else TINY_CHANNELS)
+    backbone.update({k: v for k, v in TINY_METHOD.items() if k in backbone})
     for task in cfg.model.tasks.values():
-        task.head.in_channels = channels
         task.head.channels = [4, 4, 4, 4]
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg[name]
@@ -73,11 +70,17 @@ def shrink(cfg: Config, data_roots: dict, work_dir: Path) -> Config:
         else:  # the fixtures' train split has every task on some image
             dataset.split = 'train'
         _shrink_pipeline(dataset.pipeline)
-    cfg.train_cfg.update(max_iters=2, val_interval=2)
-    cfg.default_hooks.checkpoint.interval = 2
+    if cfg.train_cfg.type == 'EpochBasedTrainLoop':
+        cfg.train_cfg.update(max_epochs=1, val_interval=1)
+        cfg.default_hooks.checkpoint.interval = 1
+        checkpoint = 'epoch_1.pth'
+    else:
+        cfg.train_cfg.update(max_iters=2, val_interval=2)
+        cfg.default_hooks.checkpoint.interval = 2
+        checkpoint = 'iter_2.pth'
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(work_dir)
-    return cfg
+    return cfg, checkpoint
 
 
 def test_there_are_public_configs():
@@ -91,9 +94,10 @@ def test_there_are_public_configs():
                          ids=[str(p.relative_to(REPO / 'configs'))
                               for p in CONFIGS])
 def test_config_trains_and_evaluates_tiny(config, data_roots, tmp_path):
-    cfg = shrink(Config.fromfile(str(config)), data_roots, tmp_path)
+    cfg, checkpoint = shrink(Config.fromfile(str(config)), data_roots,
+                             tmp_path)
     tasks = list(cfg.model.tasks)
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg)
     runner.train()
     hub = runner.message_hub
     for task in tasks:
@@ -104,7 +108,7 @@ def test_config_trains_and_evaluates_tiny(config, data_roots, tmp_path):
     baselines = cfg.val_evaluator.get('baselines') or {}
     if set(baselines) & set(tasks):
         assert math.isfinite(hub.get_scalar('val/delta_m').current())
-    assert (tmp_path / 'iter_2.pth').is_file()
+    assert (tmp_path / checkpoint).is_file()
     report = json.loads((tmp_path / 'param_report.json').read_text())
     adapted = 'module' in cfg.model.backbone
     if adapted:
@@ -121,13 +125,13 @@ def test_config_trains_and_evaluates_tiny(config, data_roots, tmp_path):
 def test_tools_train_and_test_on_real_format_fixtures(config, data_roots,
                                                       tmp_path):
     """tools/train.py then tools/test.py on PASCAL-Context / NYUD-v2 trees."""
-    cfg = shrink(Config.fromfile(str(REPO / 'configs' / config)), data_roots,
-                 tmp_path / 'work')
+    cfg, checkpoint = shrink(Config.fromfile(str(REPO / 'configs' / config)),
+                             data_roots, tmp_path / 'work')
     cfg_file = tmp_path / 'tiny.py'
     cfg.dump(str(cfg_file))
     load_tool('train').main([str(cfg_file)])
     metrics = load_tool('test').main([
-        str(cfg_file), str(tmp_path / 'work' / 'iter_2.pth'), '--work-dir',
+        str(cfg_file), str(tmp_path / 'work' / checkpoint), '--work-dir',
         str(tmp_path / 'test')])
     assert {k.split('/')[0] for k in metrics if '/' in k} == \
         set(cfg.model.tasks)
@@ -136,3 +140,17 @@ def test_tools_train_and_test_on_real_format_fixtures(config, data_roots,
 
 def load_tool(name: str):
     return load_module(f'tools/{name}.py')
+
+
+def test_config_names_are_unique_so_default_work_dirs_differ():
+    names = [p.name for p in CONFIGS]
+    assert sorted(names) == sorted(set(names))
+
+
+def test_method_configs_write_the_task_list_once():
+    """Leaves name their tasks only through the experiment bases (or, for
+    single-task baselines, one `tasks=dict(_delete_=True, ...)`)."""
+    for path in CONFIGS:
+        text = path.read_text()
+        assert 'train_dataloader' not in text, path
+        assert "tasks=('" not in text and 'in_channels' not in text, path

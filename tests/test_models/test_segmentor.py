@@ -326,19 +326,42 @@ def test_train_step_with_preprocessor():
     assert not torch.equal(before, model.heads['depth'].cls.weight)
 
 
-def test_base_config_builds_swin_t_with_reference_weights():
-    """The Swin-T base config: mmseg Swin-T (27,520,698 params), 5 heads."""
+def _pascal_full_ft_cfg() -> Config:
     cfg = Config.fromfile(osp.join(osp.dirname(__file__), '..', '..',
-                                   'configs', '_base_', 'models',
-                                   'mtl_swin_t.py'))
+                                   'configs', 'full_ft',
+                                   'full_ft_mtl_swin_t_pascal.py'))
+    cfg.model.backbone.pretrained = None
+    return cfg
+
+
+def test_pascal_config_builds_swin_t_with_reference_heads():
+    """The PASCAL-Context Swin-T experiment: mmseg Swin-T (27,520,698
+    params), the four tasks of the published tables with their weights and
+    channels, heads fed the backbone's channels; task_cfgs also has edges.
+    """
+    cfg = _pascal_full_ft_cfg()
     model = MODELS.build(cfg.model)
     assert type(model.data_preprocessor).__name__ == (
         'MultiTaskDataPreProcessor')
     assert model.loss_weights == dict(semseg=1.0, human_parts=2.0,
-                                      saliency=5.0, normals=10.0, edges=50.0)
+                                      saliency=5.0, normals=10.0)
     assert {t: h.out_channels for t, h in model.heads.items()} == dict(
-        semseg=21, human_parts=7, saliency=1, normals=3, edges=1)
+        semseg=21, human_parts=7, saliency=1, normals=3)
+    assert all(h.in_channels == [96, 192, 384, 768]
+               for h in model.heads.values())
     assert sum(p.numel() for p in model.backbone.parameters()) == 27520698
+    assert cfg.task_cfgs.edges.loss_weight == 50.0
+
+
+def test_task_names_select_a_single_task_variant():
+    cfg = _pascal_full_ft_cfg()
+    cfg.model.task_names = ['normals']
+    model = MODELS.build(cfg.model)
+    assert model.task_names == ('normals', )
+    assert list(model.heads) == ['normals']
+    cfg.model.task_names = ['normals', 'depth']
+    with pytest.raises(KeyError, match=r"names \['depth'\].*semseg"):
+        MODELS.build(cfg.model)
 
 
 def _conv_head_model(head_init_cfgs, init_cfg=None):

@@ -11,7 +11,7 @@ def load_tool():
 def test_count_params_vmt_swin_t_pascal(tmp_path, capsys):
     tool = load_tool()
     out = tmp_path / 'report.json'
-    report = tool.main([str(REPO / 'configs/vmt_swin_t_pascal.py'), '--out',
+    report = tool.main([str(REPO / 'configs/vmt/vmt_swin_t_pascal.py'), '--out',
                         str(out)])
     # k = 30 over the 12 Swin-T blocks (sum of widths 4416), 4 tasks:
     # D and U weights 2*k*4416, biases 12*k + 4416, gamma/beta 2*k*4*12
@@ -21,7 +21,7 @@ def test_count_params_vmt_swin_t_pascal(tmp_path, capsys):
     assert report['backbone_total'] == 27520698
     assert json.loads(out.read_text())['headline'] == expected
     assert '272,616' in capsys.readouterr().out
-    mtlora = tool.main([str(REPO / 'configs/vmt_swin_t_pascal.py'),
+    mtlora = tool.main([str(REPO / 'configs/vmt/vmt_swin_t_pascal.py'),
                         '--convention', 'mtlora'])
     assert mtlora['headline'] == mtlora['total_trainable'] == \
         expected + mtlora['heads_total']

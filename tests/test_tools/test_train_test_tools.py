@@ -117,6 +117,27 @@ def run_cpu_ddp(cfg: Path, work_dir: Path, port: int) -> None:
     assert (work_dir / 'iter_2.pth').is_file()
 
 
+def test_auto_scale_lr_follows_the_total_batch(trained, tmp_path):
+    """Batch 2 on one process against the synthetic schedule's base batch
+    4: every logged learning rate is half the unscaled run's."""
+    cfg, work_dir = trained
+    load_tool('train').main([str(cfg), '--work-dir', str(tmp_path),
+                             '--auto-scale-lr'])
+    plain = [r['lr'] for r in read_scalars(work_dir) if 'lr' in r]
+    scaled = [r['lr'] for r in read_scalars(tmp_path) if 'lr' in r]
+    assert len(plain) == len(scaled) == 4
+    assert scaled == pytest.approx([lr * 2 / 4 for lr in plain], rel=1e-6)
+
+
+def test_auto_scale_lr_needs_the_configs_base_batch(trained, tmp_path):
+    cfg, _ = trained
+    bare = tmp_path / 'bare.py'
+    bare.write_text(f"_base_ = ['{cfg}']\nauto_scale_lr = None\n")
+    with pytest.raises(SystemExit, match='no auto_scale_lr.base_batch_size'):
+        load_tool('train').main([str(bare), '--work-dir', str(tmp_path),
+                                 '--auto-scale-lr'])
+
+
 def test_cpu_ddp_with_torchrun(trained, tmp_path):
     cfg, _ = trained
     run_cpu_ddp(cfg, tmp_path, port=29531)
@@ -138,7 +159,7 @@ def test_cpu_ddp_with_parameters_that_get_no_gradient(trained, tmp_path):
 def test_missing_data_root_is_one_clear_error(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / 'tools/train.py'),
-         str(REPO / 'configs/vmt_swin_t_pascal.py'), '--work-dir',
+         str(REPO / 'configs/vmt/vmt_swin_t_pascal.py'), '--work-dir',
          str(tmp_path / 'work')],
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2

@@ -3,7 +3,11 @@
 # the experiment configs.
 dataset_type = 'PascalContextMTDataset'
 data_root = 'data/PASCALContext'
-tasks = None  # None: every task the dataset provides
+# None: the tasks the model has heads for (MultiTaskRunner fills them in;
+# every task the dataset provides when the dataset is built on its own).
+tasks = None
+# Output channels of each task's decoder.
+num_outputs = dict(semseg=21, human_parts=7, saliency=1, normals=3, edges=1)
 crop_size = (448, 448)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
@@ -27,7 +31,7 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  tasks=tasks, pipeline=train_pipeline))
 val_dataloader = dict(

@@ -1,7 +1,6 @@
 # MTLoRA and TADFormer backbone wrappers with their published settings
-# (docs/en/methods/mtlora.md, tadformer.md); a leaf config adds the wrapped
-# Swin (with merged stage outputs) and points the heads at merged_channels.
-merged_channels = [192, 384, 768, 768]  # Swin-T, out_after_downsample=True
+# (docs/en/methods/mtlora.md, tadformer.md); a leaf adds the wrapped Swin
+# with merged stage outputs (out_after_downsample=True).
 mtlora = dict(type='MTLoRA', rank=16, task_rank=4, scale=4.0, dropout=0.05)
 # released_prompt_norms: the released code's unused prompt norms, so that
 # counts equal the published ones.

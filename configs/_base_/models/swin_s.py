@@ -1,20 +1,5 @@
-# Swin-S backbone (mmseg SwinTransformer + weight conversion on load).
+# Swin-S: Swin-T's settings with 18 blocks in stage 3 and drop-path 0.3.
 # Set pretrained='checkpoints/swin_small_patch4_window7_224.pth' (official or
-# timm file, see docs/en/pretrained.md); out_after_downsample=True gives
-# MTLoRA's stage outputs (192/384/768/768 channels, strides 8/16/32/32).
-swin_s = dict(
-    type='SwinTransformerMTL',
-    pretrain_img_size=224,
-    embed_dims=96,
-    depths=[2, 2, 18, 2],
-    num_heads=[3, 6, 12, 24],
-    window_size=7,
-    mlp_ratio=4,
-    qkv_bias=True,
-    patch_norm=True,
-    drop_rate=0.,
-    attn_drop_rate=0.,
-    drop_path_rate=0.3,
-    out_indices=(0, 1, 2, 3),
-    out_after_downsample=False,
-    pretrained=None)
+# timm file, see docs/en/pretrained.md).
+_base_ = ['./swin_t.py']
+swin_s = dict(_base_.swin_t, depths=[2, 2, 18, 2], drop_path_rate=0.3)

@@ -142,7 +142,7 @@ class MultiTaskMetric(BaseMetric):
             task_metrics[task] = self.evaluator(task).compute(per_task[task])
             for name, value in task_metrics[task].items():
                 metrics[f'{task}/{name}'] = value
-        dm_values, dm_baselines = self._delta_m_inputs(task_metrics)
+        dm_values, dm_baselines = self.delta_m_inputs(task_metrics)
         changes = {}
         if dm_values:
             lower = {task: is_lower_better(self.delta_m_metric(task))
@@ -202,8 +202,11 @@ class MultiTaskMetric(BaseMetric):
         return ([t for t in order if t in tasks] +
                 sorted(t for t in tasks if t not in order))
 
-    def _delta_m_inputs(self, task_metrics: Dict[str, Dict[str, float]]
-                        ) -> Tuple[Dict[str, float], Dict[str, float]]:
+    def delta_m_inputs(self, task_metrics: Dict[str, Dict[str, float]]
+                       ) -> Tuple[Dict[str, float], Dict[str, float]]:
+        """The values Δm compares: ``task -> metric`` of the model and of
+        its baseline, for every task with a baseline that is not excluded
+        (``task_metrics``: ``task -> {metric name: value}``)."""
         values, baselines = {}, {}
         for task, results in task_metrics.items():
             if task in self.delta_m_exclude or task not in self.baselines:

@@ -308,6 +308,11 @@ class AdaptedBackbone(BaseModule):
         return self.module
 
     @property
+    def out_channels(self):
+        """The wrapped backbone's ``out_channels`` (None if it has none)."""
+        return getattr(self.module, 'out_channels', None)
+
+    @property
     def emits_task_features(self) -> bool:
         """Whether :meth:`forward` returns ``dict[task, list[Tensor]]``."""
         return (self._streams_to_end or bool(self._region_outputs) or any(

@@ -1,5 +1,5 @@
 """The multi-task segmentor: one backbone pass, one head and loss per task."""
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +17,25 @@ OUTPUT_SIZES = ('original', 'input')
 TASK_KEYS = ('head', 'loss', 'loss_weight')
 
 
+def select_tasks(tasks: Dict[str, dict],
+                 task_names: Optional[Sequence[str]]) -> Dict[str, dict]:
+    """The entries of ``tasks`` named by ``task_names`` in that order (all
+    of them when ``task_names`` is None).
+
+    Raises:
+        KeyError: naming a task that ``tasks`` does not configure.
+    """
+    if task_names is None:
+        return dict(tasks)
+    if isinstance(task_names, str):
+        task_names = (task_names, )
+    unknown = [t for t in task_names if t not in tasks]
+    if unknown:
+        raise KeyError(f'model.task_names names {unknown}, which model.tasks '
+                       f'does not configure (it has {list(tasks)})')
+    return {t: tasks[t] for t in task_names}
+
+
 @MODELS.register_module()
 class MultiTaskSegmentor(BaseModel):
     """Shared (or adapted) backbone, optional neck, one head + loss per task.
@@ -31,6 +50,12 @@ class MultiTaskSegmentor(BaseModel):
             names>``.
         tasks: ``dict(<task>=dict(head=cfg, loss=cfg, loss_weight=1.0))``;
             task names must be registered (:mod:`mmmtl.structures.tasks`).
+            A head without ``in_channels`` gets the backbone's
+            ``out_channels`` (e.g. Swin-T's [96, 192, 384, 768], or
+            [192, 384, 768, 768] with ``out_after_downsample=True``).
+        task_names: the tasks of ``tasks`` to build, in this order (None:
+            all). A single-task variant of any multi-task config is
+            ``--cfg-options model.task_names="['semseg']"``.
         data_preprocessor: preprocessor config (``MultiTaskDataPreProcessor``).
         neck: optional neck config, applied to the (per-task) feature list.
         train_cfg: kept for mmseg-style configs; unused.
@@ -42,6 +67,7 @@ class MultiTaskSegmentor(BaseModel):
     def __init__(self,
                  backbone: dict,
                  tasks: Dict[str, dict],
+                 task_names: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  neck: Optional[dict] = None,
                  train_cfg: Optional[dict] = None,
@@ -52,6 +78,7 @@ class MultiTaskSegmentor(BaseModel):
         if not tasks:
             raise ValueError('MultiTaskSegmentor: `tasks` must configure at '
                              'least one task')
+        tasks = select_tasks(tasks, task_names)
         self.task_names: Tuple[str, ...] = check_tasks(tasks, what='model')
         self.backbone = self._build_backbone(backbone, self.task_names)
         self.neck = MODELS.build(neck) if neck is not None else None
@@ -60,7 +87,7 @@ class MultiTaskSegmentor(BaseModel):
         self.loss_weights: Dict[str, float] = {}
         for task, task_cfg in tasks.items():
             head, loss, weight = self._parse_task_cfg(task, task_cfg)
-            self.heads[task] = MODELS.build(head)
+            self.heads[task] = MODELS.build(self._with_in_channels(head, task))
             self.losses[task] = MODELS.build(loss)
             self.loss_weights[task] = float(weight)
         self.train_cfg = train_cfg or {}
@@ -69,6 +96,21 @@ class MultiTaskSegmentor(BaseModel):
             raise ValueError(f"test_cfg['output_size'] must be one of "
                              f"{OUTPUT_SIZES}, got "
                              f"{self.test_cfg['output_size']!r}")
+
+    def _with_in_channels(self, head: dict, task: str) -> dict:
+        """``head`` with ``in_channels`` set to the backbone's output
+        channels when the config leaves them out (without a neck)."""
+        if 'in_channels' in head:
+            return head
+        channels = getattr(self.backbone, 'out_channels', None)
+        if channels is None or self.neck is not None:
+            raise KeyError(
+                f'tasks.{task}.head has no in_channels and they cannot be '
+                'taken from the backbone '
+                f'({type(self.backbone).__name__} has no out_channels' +
+                (', and a neck changes them' if self.neck is not None
+                 else '') + '); set in_channels in the head config')
+        return dict(head, in_channels=list(channels))
 
     @staticmethod
     def _build_backbone(cfg: dict, tasks: Tuple[str, ...]) -> nn.Module:
