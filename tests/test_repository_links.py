@@ -19,8 +19,8 @@ A reference is checked when it is
    are never checked: they are made by the user;
 2. in Markdown, the target of a link ``[text](target)`` that is not a URL
    or an anchor, read relative to the Markdown file (``#anchor`` dropped);
-3. in a config (``configs/**.py``), a quoted ``./`` or ``../`` path (the
-   ``_base_`` files), read relative to the config.
+3. in a config (``configs/*/*.py`` and deeper), a quoted ``./`` or
+   ``../`` path (the ``_base_`` files), read relative to the config.
 
 It must name an existing file or folder, with these readings:
 

@@ -307,6 +307,38 @@ class AdaptedBackbone(BaseModule):
         self.shared = nn.ModuleDict()
         return self.module
 
+    def merge_adapters(self) -> nn.Module:
+        """Fold every replacement adapter into the module it adapts
+        (``adapter.merge_into(original)``, e.g. W <- W + s B A), then
+        :meth:`remove_adapters` and return the plain wrapped backbone,
+        which computes what the adapted one did at no extra cost.
+
+        Raises:
+            TypeError: before anything changes, naming every part that
+                cannot be merged: hook adapters, plain hooks and regions,
+                shared modules, and sites whose adapter has no
+                ``merge_into`` or is not ``mergeable`` (e.g. task LoRA).
+        """
+        blocking = [f'hook adapter at {target!r} '
+                    f'({type(hook.adapter).__name__})'
+                    for target, hook, _ in self._sites]
+        blocking += [f'hook at {target!r} ({type(hook).__name__})'
+                     for target, hook in self._hooks]
+        blocking += [f'shared module {name!r}' for name in self.shared]
+        for target in self._replaced:
+            adapter = self.adapters[self._key(target)]
+            if not (hasattr(adapter, 'merge_into')
+                    and getattr(adapter, 'mergeable', True)):
+                blocking.append(f'site {target!r} '
+                                f'({type(adapter).__name__})')
+        if blocking:
+            raise TypeError(f'{type(self).__name__} cannot be merged into '
+                            f'the plain backbone: {"; ".join(blocking)}')
+        for target in self._replaced:
+            site = self.module.get_submodule(target)
+            self.adapters[self._key(target)].merge_into(site.base)
+        return self.remove_adapters()
+
     @property
     def out_channels(self):
         """The wrapped backbone's ``out_channels`` (None if it has none)."""

@@ -21,6 +21,10 @@ a collapsed segment, reuse that dropped input), as in the released code.
 
 A initialised kaiming-uniform (a = sqrt(5)), B zeros, so every adapted
 layer starts as the frozen one.
+
+A shared-only site (``task_rank == 0``) can be folded into its layer for
+deployment, W <- W + s B A (:meth:`LoRALinear.merge_into`), and taken out
+again, W <- W - s B A (:meth:`LoRALinear.unmerge_from`).
 """
 import math
 from typing import Optional, Sequence
@@ -124,6 +128,43 @@ class LoRALinear(nn.Module):
         (d_out, r) matrix, not the activations."""
         return low_rank(self.dropout(x), self.lora_a,
                         self.scale * self.lora_b)
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether the site folds into one weight (shared LoRA only: with
+        task LoRA every task stream has its own weight)."""
+        return not self.task_rank
+
+    def weight_delta(self) -> Tensor:
+        """s * B A, (d_out, d_in): what the shared LoRA adds to W."""
+        return self.scale * self.lora_b @ self.lora_a
+
+    def merge_into(self, base: nn.Linear) -> None:
+        """Fold the shared LoRA into ``base``: W <- W + s B A (in place).
+
+        Raises:
+            ValueError: if the site has task LoRA or ``base`` is not the
+                (d_out, d_in) layer it adapts.
+        """
+        self._fold(base, 1.0)
+
+    def unmerge_from(self, base: nn.Linear) -> None:
+        """Inverse of :meth:`merge_into`: W <- W - s B A (in place)."""
+        self._fold(base, -1.0)
+
+    def _fold(self, base: nn.Linear, sign: float) -> None:
+        if not self.mergeable:
+            raise ValueError(
+                f'a LoRALinear with task LoRA (task_rank={self.task_rank}, '
+                f'tasks {self.tasks}) cannot be merged into one weight: '
+                'every task stream has its own')
+        shape = (self.out_features, self.in_features)
+        if tuple(base.weight.shape) != shape:
+            raise ValueError(f'cannot merge a {shape} LoRA into a weight of '
+                             f'shape {tuple(base.weight.shape)}')
+        with torch.no_grad():
+            base.weight.add_(self.weight_delta().to(base.weight.dtype),
+                             alpha=sign)
 
     def forward_site(self, base: nn.Module, x: Tensor) -> Tensor:
         """x: (..., d_in), or inside a region (S * M, ..., d_in) stacked

@@ -317,7 +317,8 @@ class PromptedWindowAttention(nn.Module):
         shared_rows = windows // context.rows_per_stream
         out = base.proj_drop(base.proj(out))  # may expand collapsed streams
         prompts.out = out[:shared_rows, :num_prompts].reshape(
-            -1, per_image, num_prompts, channels).mean(1)
+            shared_rows // per_image, per_image, num_prompts,
+            channels).mean(1)
         return out[:, num_prompts:]
 
     @staticmethod

@@ -1,0 +1,7 @@
+# VPT-deep on a frozen, randomly initialised Swin-T, synthetic dataset
+# (128x128, 5 tasks): minutes on CPU. P = 10 prompts per block (16 tokens
+# per window here), dropout 0.1 (docs/en/methods/vpt.md).
+_base_ = ['../_base_/synthetic_swin_t.py']
+vpt = dict(type='VPT', depth='deep', num_prompts=10, dropout=0.1)
+model = dict(backbone=dict(vpt, module=dict(_base_.synthetic_swin_t,
+                                            out_after_downsample=True)))

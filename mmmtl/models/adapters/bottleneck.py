@@ -1,0 +1,290 @@
+"""Bottleneck adapters shared by all tasks (one backbone pass), as specified
+in ``docs/en/methods/adapter_compacter.md``.
+
+In every block of width d, an adapter with bottleneck k = d // reduction::
+
+    a(h) = s * up(act(down(h)))          down: d -> k, up: k -> d
+
+is placed (``placement``)
+
+* ``'houlsby'`` (Houlsby et al., ICML 2019): sequentially after the
+  attention output and after the MLP output, h <- h + a(h), both before
+  the block's drop path and residual addition;
+* ``'ffn'`` (Pfeiffer et al. 2021, Compacter++): sequentially after the MLP
+  only;
+* ``'parallel'`` (He et al., ICLR 2022): beside the MLP, with the MLP's
+  input u: MLP(u) + a(u).
+
+The up projection starts at zero, so the adapted backbone starts as the
+frozen one. :class:`LowRankAdapter` (Mahabadi et al., NeurIPS 2021) makes
+down and up rank-r products; :mod:`~mmmtl.models.adapters.compacter` makes
+them PHM layers.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmmtl.registry import MODELS
+from .base import AdaptedBackbone
+from .support import require_support
+
+ACTIVATIONS = {'gelu': nn.GELU, 'relu': nn.ReLU, 'swish': nn.SiLU}
+# Sites of each placement: (block part, hook mode).
+PLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
+    'houlsby': (('attn', 'sequential'), ('ffn', 'sequential')),
+    'ffn': (('ffn', 'sequential'), ),
+    'parallel': (('ffn', 'parallel'), ),
+}
+# Block submodule each part's adapter is hooked on (mmseg Swin): the window
+# attention (its output windows, before the window reverse and drop path;
+# the adapter is token-wise, so it commutes with the reverse, the cyclic
+# shift and the crop) and the MLP layers (before the FFN's drop path).
+PARTS = {'attn': 'attn.w_msa', 'ffn': 'ffn.layers'}
+# Defaults of each placement (Houlsby et al.; He et al.'s scaled parallel
+# adapter; Compacter++ placement): reduction, activation, scale and the
+# backbone parameter groups left trainable.
+PLACEMENT_DEFAULTS = {
+    'houlsby': dict(reduction=16, act='gelu', scale=1.0,
+                    trainable_groups=('norms', )),
+    'ffn': dict(reduction=16, act='gelu', scale=1.0,
+                trainable_groups=('norms', )),
+    'parallel': dict(reduction=2, act='relu', scale=4.0,
+                     trainable_groups=()),
+}
+
+
+class Projection(nn.Module):
+    """A linear map (..., in) -> (..., out), y = x W^T + b, whose weight
+    matrix W (out, in) is parameterised by a subclass.
+
+    Random matrices start with the variance of PyTorch's default Linear
+    init, 1 / (3 in); ``zero_init`` ones start at W = 0 (the factor that
+    multiplies the output is zero, so every factor still gets gradients
+    once the network moves). The bias starts at zero.
+
+    Args:
+        in_features: in.
+        out_features: out.
+        zero_init: start at W = 0.
+    """
+
+    def __init__(self, in_features: int, out_features: int,
+                 zero_init: bool = False):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.zero_init = zero_init
+        self.bias = nn.Parameter(torch.zeros(out_features))
+
+    def matrix(self) -> Tensor:
+        """The weight W (out, in)."""
+        raise NotImplementedError
+
+    def reset_factors(self) -> None:
+        """Initialise the parameters of W."""
+        raise NotImplementedError
+
+    def reset_parameters(self) -> None:
+        self.reset_factors()
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.matrix(), self.bias)
+
+    def extra_repr(self) -> str:
+        return (f'{self.in_features}->{self.out_features}, '
+                f'zero_init={self.zero_init}')
+
+
+class DenseProjection(Projection):
+    """W a full (out, in) matrix: kaiming-uniform (a = sqrt(5)), or zero."""
+
+    def __init__(self, in_features: int, out_features: int,
+                 zero_init: bool = False):
+        super().__init__(in_features, out_features, zero_init)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.reset_parameters()
+
+    def matrix(self) -> Tensor:
+        return self.weight
+
+    def reset_factors(self) -> None:
+        if self.zero_init:
+            nn.init.zeros_(self.weight)
+        else:
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+
+
+class LowRankProjection(Projection):
+    """W = L R with L (out, r), R (r, in) (Compacter's low-rank adapter).
+
+    L ~ N(0, 1) (zero with ``zero_init``), R ~ N(0, 1 / (3 in r)).
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int = 1,
+                 zero_init: bool = False):
+        super().__init__(in_features, out_features, zero_init)
+        if rank < 1:
+            raise ValueError(f'rank must be >= 1, got {rank}')
+        self.rank = rank
+        self.left = nn.Parameter(torch.empty(out_features, rank))
+        self.right = nn.Parameter(torch.empty(rank, in_features))
+        self.reset_parameters()
+
+    def matrix(self) -> Tensor:
+        return self.left @ self.right
+
+    def reset_factors(self) -> None:
+        if self.zero_init:
+            nn.init.zeros_(self.left)
+        else:
+            nn.init.normal_(self.left)
+        nn.init.normal_(self.right,
+                        std=1 / math.sqrt(3 * self.in_features * self.rank))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Two thin products, never W itself: (..., in) -> (..., out)."""
+        return F.linear(F.linear(x, self.right), self.left, self.bias)
+
+    def extra_repr(self) -> str:
+        return f'{super().extra_repr()}, rank={self.rank}'
+
+
+class BottleneckLayer(nn.Module):
+    """One adapter: a(h) = s * up(act(down(h))) on channels-last inputs.
+
+    Args:
+        down: projection d -> k.
+        up: projection k -> d (zero-initialised).
+        act: key of :data:`ACTIVATIONS`.
+        scale: s.
+        residual: return h + a(h) (a ``sequential`` hook site) instead of
+            a(h) (a ``parallel`` one).
+
+    Input: h (..., d), tokens (B, L, d) or windows (B * nW, N, d).
+    """
+
+    def __init__(self, down: Projection, up: Projection, act: str = 'gelu',
+                 scale: float = 1.0, residual: bool = True):
+        super().__init__()
+        if act not in ACTIVATIONS:
+            raise ValueError(f'activation {act!r} is not one of '
+                             f'{sorted(ACTIVATIONS)}')
+        self.down, self.up = down, up
+        self.act = ACTIVATIONS[act]()
+        self.scale, self.residual = scale, residual
+
+    def reset_parameters(self) -> None:
+        self.down.reset_parameters()
+        self.up.reset_parameters()
+
+    def delta(self, h: Tensor) -> Tensor:
+        """a(h), (..., d)."""
+        return self.scale * self.up(self.act(self.down(h)))
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h + self.delta(h) if self.residual else self.delta(h)
+
+    def extra_repr(self) -> str:
+        return f'scale={self.scale}, residual={self.residual}'
+
+
+@MODELS.register_module()
+class BottleneckAdapter(AdaptedBackbone):
+    """Bottleneck adapters in every block, shared by all tasks.
+
+    Args:
+        module: backbone config (mmseg Swin / ``SwinTransformerMTL``).
+        tasks: task names.
+        placement: ``'houlsby'``, ``'ffn'`` or ``'parallel'`` (module
+            docstring).
+        reduction: k = d // reduction (at least 1) in a block of width d.
+        act: ``'gelu'``, ``'relu'`` or ``'swish'``.
+        scale: s.
+        trainable_groups: backbone parameter groups left trainable (keys of
+            the backbone support's ``TRAINABLE``; ``('norms',)``: every
+            LayerNorm, as Houlsby et al. and Compacter train them).
+        trainable: extra trainable backbone parameter patterns.
+        init_cfg: the wrapper's own init config.
+
+    ``None`` takes the placement's default from
+    :data:`PLACEMENT_DEFAULTS`: Houlsby / ffn reduction 16, GELU, s = 1,
+    norms trainable; parallel reduction 2, ReLU, s = 4, nothing else
+    trainable (He et al.'s scaled parallel adapter).
+    """
+
+    def __init__(self, module: dict, tasks: Sequence[str],
+                 placement: str = 'houlsby',
+                 reduction: Optional[int] = None, act: Optional[str] = None,
+                 scale: Optional[float] = None,
+                 trainable_groups: Optional[Sequence[str]] = None,
+                 trainable: Sequence[str] = (),
+                 init_cfg: Optional[dict] = None):
+        if placement not in PLACEMENTS:
+            raise ValueError(f'placement {placement!r} is not one of '
+                             f'{sorted(PLACEMENTS)}')
+        defaults = PLACEMENT_DEFAULTS[placement]
+        self.placement = placement
+        self.reduction = defaults['reduction'] if reduction is None \
+            else reduction
+        self.act = defaults['act'] if act is None else act
+        self.scale = defaults['scale'] if scale is None else scale
+        self.trainable_groups = tuple(
+            defaults['trainable_groups'] if trainable_groups is None else
+            trainable_groups)
+        if self.reduction < 1:
+            raise ValueError(f'reduction must be >= 1, got {reduction}')
+        super().__init__(module, tasks, trainable=trainable,
+                         init_cfg=init_cfg)
+
+    def site_modes(self, block: str) -> List[Tuple[str, str]]:
+        """``[(module name, hook mode)]`` of ``block``'s adapters."""
+        return [(f'{block}.{PARTS[part]}', mode)
+                for part, mode in PLACEMENTS[self.placement]]
+
+    def bottleneck(self, channels: int, site: str) -> int:
+        """k of the adapter at ``site`` in a block of ``channels``."""
+        return max(1, channels // self.reduction)
+
+    def projection(self, in_features: int, out_features: int,
+                   zero_init: bool) -> Projection:
+        """The down (``zero_init=False``) or up projection."""
+        return DenseProjection(in_features, out_features, zero_init)
+
+    def insert_adapters(self) -> None:
+        """One adapter per site of every block."""
+        support = require_support(self.module, type(self).__name__)
+        for stage, block in support.blocks():
+            channels = support.channels(stage)
+            for site, mode in self.site_modes(block):
+                hidden = self.bottleneck(channels, site)
+                layer = BottleneckLayer(
+                    self.projection(channels, hidden, False),
+                    self.projection(hidden, channels, True), act=self.act,
+                    scale=self.scale, residual=mode == 'sequential')
+                self.add_adapter(site, layer, mode=mode)
+
+
+@MODELS.register_module()
+class LowRankAdapter(BottleneckAdapter):
+    """Houlsby-placed adapters whose down and up projections are rank-r
+    products W = L R (Mahabadi et al., NeurIPS 2021, "low-rank adapter").
+
+    Args:
+        rank: r (1 in the Compacter paper).
+        reduction: k = d // reduction (24: the Compacter configs' k, see
+            :class:`~mmmtl.models.adapters.compacter.Compacter`).
+        **kwargs: :class:`BottleneckAdapter` arguments.
+    """
+
+    def __init__(self, module: dict, tasks: Sequence[str], rank: int = 1,
+                 reduction: int = 24, **kwargs):
+        self.rank = rank
+        super().__init__(module, tasks, reduction=reduction, **kwargs)
+
+    def projection(self, in_features: int, out_features: int,
+                   zero_init: bool) -> Projection:
+        return LowRankProjection(in_features, out_features, self.rank,
+                                 zero_init)
