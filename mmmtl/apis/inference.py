@@ -8,7 +8,9 @@
 
 It builds the config's model, loads the checkpoint as the runner does
 (weights only with mmmtl's allow-list, refused unless it holds the weights
-of the model), preprocesses each image with the config's test pipeline
+of the model; an adapter-only checkpoint over the model initialised with
+its pretrained backbone, refused unless that is the backbone it was
+trained on), preprocesses each image with the config's test pipeline
 without its annotation loading, and returns every task's prediction at the
 image's original size (``test_cfg.output_size='original'`` whatever the
 config says).
@@ -31,6 +33,8 @@ from mmengine.utils import ProgressBar
 from torch import Tensor, nn
 
 from mmmtl.compat.checkpoint import checkpoint_loading
+from mmmtl.engine.adapter_checkpoint import (is_adapter_checkpoint,
+                                             load_adapter_checkpoint)
 from mmmtl.engine.checkpoint_check import (check_checkpoint_fits,
                                            model_state_dict)
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
@@ -221,7 +225,9 @@ class MultiTaskInferencer:
     Args:
         config: config file path or a loaded ``Config``.
         checkpoint: checkpoint of that config (loaded weights only, and
-            refused unless it holds every weight of the model). ``None``
+            refused unless it holds every weight of the model), or an
+            adapter-only checkpoint of it (loaded over the model
+            initialised with the config's pretrained backbone). ``None``
             runs the model's initial (random) weights, with a warning: for
             testing the pipeline only.
         device: ``'cpu'``, ``'cuda'``, ``'cuda:1'``, ...; default CUDA
@@ -279,7 +285,8 @@ class MultiTaskInferencer:
     def _load_weights(self, checkpoint: Optional[str],
                       unsafe_load: bool) -> None:
         """Copy the checkpoint's weights after checking that they are all
-        the model's; without one, initialise the model (warning)."""
+        the model's (adapter-only: initialise the model, then load over
+        it); without one, initialise the model (warning)."""
         with checkpoint_loading(unsafe=unsafe_load):
             if checkpoint is None:
                 warnings.warn('MultiTaskInferencer: no checkpoint given, the '
@@ -288,6 +295,12 @@ class MultiTaskInferencer:
                 self.model.init_weights()
                 return
             loaded = _load_checkpoint(checkpoint, map_location='cpu')
+            adapter_only = is_adapter_checkpoint(loaded)
+            if adapter_only:
+                self.model.init_weights()
+        if adapter_only:
+            load_adapter_checkpoint(self.model, loaded, checkpoint)
+            return
         check_checkpoint_fits(self.model, loaded, checkpoint,
                               initialised=False)
         self.model.load_state_dict(model_state_dict(loaded, checkpoint))

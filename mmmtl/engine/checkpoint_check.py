@@ -7,7 +7,12 @@ trainable parameter and no task-head entry (``heads.<task>.*``) unloaded.
 Frozen entries outside the heads may be missing only from a model that was
 initialised (``init_weights`` ran, as in training: they keep e.g. their
 pretrained backbone weights); a model that was not (``tools/test.py``)
-needs every entry from the checkpoint.
+needs every entry from the checkpoint. An adapter-only checkpoint
+(:mod:`mmmtl.engine.adapter_checkpoint`) holds the trained entries only and
+is loaded over an initialised model, so it must hold every trained entry
+(:func:`~mmmtl.engine.trained_state.trained_state_keys`) and task-head
+entry, whatever ``initialised`` says; its frozen base is checked by its
+fingerprint when it is loaded.
 """
 import re
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
@@ -15,6 +20,8 @@ from typing import (Any, Dict, Iterable, List, Mapping, Optional, Sequence,
 
 import torch
 from torch import nn
+
+from .trained_state import is_adapter_checkpoint, trained_state_keys
 
 HEAD_PREFIX = 'heads.'
 SHOWN_KEYS = 5
@@ -85,7 +92,9 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Any, filename: str,
     Args:
         initialised: whether ``model`` was initialised, so that its frozen
             entries outside the heads may keep their values; ``None``:
-            ``model.is_init`` (set by mmengine's ``init_weights``).
+            ``model.is_init`` (set by mmengine's ``init_weights``). An
+            adapter-only ``checkpoint`` is checked as for an initialised
+            model (its loader initialises the model first).
 
     Raises:
         CheckpointMismatchError: naming the file, the config it came from
@@ -97,8 +106,9 @@ def check_checkpoint_fits(model: nn.Module, checkpoint: Any, filename: str,
     if initialised is None:
         initialised = bool(getattr(model, 'is_init', False))
     required = set(target)
-    if initialised:
-        required = {n for n, p in model.named_parameters() if p.requires_grad}
+    if initialised or is_adapter_checkpoint(checkpoint):
+        initialised = True
+        required = set(trained_state_keys(model))
         required |= {k for k in target if k.startswith(HEAD_PREFIX)}
     missing = [k for k in target if k in required and k not in loaded]
     unexpected = [k for k in loaded if k not in target]

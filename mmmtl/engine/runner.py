@@ -9,6 +9,8 @@ loads every checkpoint -- ``load_from``, ``resume`` and
 ``resume`` checkpoints against the model before copying them
 (:mod:`mmmtl.engine.checkpoint_check`). The config key ``unsafe_load = True``
 (``--unsafe-load`` in the tools) opts in to full unpickling of trusted files.
+Adapter-only checkpoints (:mod:`mmmtl.engine.adapter_checkpoint`) are loaded
+over the model initialised with its pretrained base weights.
 """
 import copy
 from typing import Callable, Union
@@ -21,6 +23,7 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 
 from mmmtl.compat.checkpoint import checkpoint_loading
 from mmmtl.registry import RUNNERS
+from .adapter_checkpoint import is_adapter_checkpoint, load_adapter_checkpoint
 from .checkpoint_check import check_checkpoint_fits, check_resumable
 from .hooks.work_dir_lock_hook import WorkDirLock
 
@@ -55,6 +58,11 @@ class MultiTaskRunner(Runner):
     - ``load_from`` and ``resume`` checkpoints must hold the model's
       weights (:func:`check_checkpoint_fits`); ``resume`` ones also the
       training state (:func:`check_resumable`).
+    - Adapter-only checkpoints are loaded over the model initialised as
+      usual (``init_weights`` first also in ``test``/``val``, which
+      mmengine runs without it), after checking their keys and the
+      fingerprint of the frozen base weights
+      (:func:`~mmmtl.engine.adapter_checkpoint.load_adapter_checkpoint`).
     - Datasets that leave ``tasks`` None load the model's tasks
       (:func:`fill_dataset_tasks`).
     - ``meta['config']`` of a checkpoint is dropped before mmengine's
@@ -110,26 +118,36 @@ class MultiTaskRunner(Runner):
         """Load ``filename`` into the model, as mmengine does, after checking
         that it is readable without running code and fits the model.
 
+        An adapter-only file is loaded over the initialised model (the
+        model is initialised first if it was not, as in ``test``).
+
         Raises:
             FileNotFoundError: the file does not exist.
             ValueError: (subclasses) the file is unreadable or refused, or
-                does not hold the model's weights, naming the file.
+                does not hold the model's weights, or (adapter-only) was
+                trained on other base weights, naming the file.
         """
         with checkpoint_loading(unsafe=self.unsafe_load):
             checkpoint = _load_checkpoint(filename, map_location=map_location)
         model = self.model.module if is_model_wrapper(self.model) \
             else self.model
+        adapter_only = is_adapter_checkpoint(checkpoint)
         check_checkpoint_fits(model, checkpoint, filename, revise_keys)
         if self._resuming:
             check_resumable(checkpoint, filename)
+        if adapter_only and not getattr(model, 'is_init', True):
+            self._init_model_weights()
         meta = checkpoint.get('meta')
         if isinstance(meta, dict) and meta.pop('config', None) is not None:
             self.logger.warning(
                 f"ignored meta['config'] of {filename}: mmengine would run "
                 'it as Python code')
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
-        checkpoint = _load_checkpoint_to_model(
-            model, checkpoint, strict, revise_keys=revise_keys)
+        if adapter_only:
+            load_adapter_checkpoint(model, checkpoint, filename, revise_keys)
+        else:
+            checkpoint = _load_checkpoint_to_model(
+                model, checkpoint, strict, revise_keys=revise_keys)
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint

@@ -7,6 +7,7 @@ from mmengine.fileio import LocalBackend, get_file_backend
 from mmengine.hooks import CheckpointHook
 
 from mmmtl.registry import HOOKS
+from ..adapter_checkpoint import make_adapter_only
 from .atomic_files import (commit, remove_stale_temp_files, temp_name,
                            write_text_atomically)
 
@@ -29,7 +30,21 @@ class AtomicCheckpointHook(CheckpointHook):
     Checkpoints go to a local directory (``out_dir``, or the work dir),
     chosen with ``backend_args`` (not the deprecated ``file_client_args``);
     use ``CheckpointHook`` for other storage backends.
+
+    Args:
+        adapter_only: save adapter-only checkpoints
+            (:mod:`mmmtl.engine.adapter_checkpoint`): the model state holds
+            only the trained entries, plus the fingerprint of the frozen
+            base and the config text; optimizer, schedulers and message hub
+            are saved as usual, so ``--resume`` works. Loading needs the
+            config's pretrained backbone. Default: full checkpoints.
+        *args, **kwargs: ``CheckpointHook``'s arguments.
     """
+
+    def __init__(self, *args, adapter_only: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.adapter_only = adapter_only
+        self._writing = False
 
     def before_train(self, runner) -> None:
         out_dir = self.out_dir or runner.work_dir
@@ -132,11 +147,24 @@ class AtomicCheckpointHook(CheckpointHook):
         """``runner.save_checkpoint`` to a temporary file, renamed to
         ``filename`` in ``out_dir`` once complete."""
         temp = temp_name(filename)
-        runner.save_checkpoint(self.out_dir, temp,
-                               backend_args=self.backend_args, **kwargs)
+        self._writing = True
+        try:
+            runner.save_checkpoint(self.out_dir, temp,
+                                   backend_args=self.backend_args, **kwargs)
+        finally:
+            self._writing = False
         if is_main_process():
             commit(osp.join(self.out_dir, temp),
                    osp.join(self.out_dir, filename))
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """With ``adapter_only``, reduce the checkpoint this hook is saving
+        to the trained entries (this hook has the lowest priority, so the
+        other hooks have edited the checkpoint already); the config text is
+        the one mmengine put in ``meta['cfg']``."""
+        if self.adapter_only and self._writing:
+            make_adapter_only(checkpoint, runner.model,
+                              checkpoint.get('meta', {}).get('cfg'))
 
     @staticmethod
     def _remove(runner, path: str) -> None:
