@@ -15,8 +15,6 @@ task_cfgs = {
     for t, n in _base_.num_outputs.items()
 }
 model = dict(tasks={t: task_cfgs[t] for t in task_names})
-pretrained_swin_t = dict(
-    _base_.swin_t, pretrained='checkpoints/swin_tiny_patch4_window7_224.pth')
 train_dataloader = dict(batch_size=32)
 val_evaluator = dict(
     type='MultiTaskMetric',

@@ -11,8 +11,8 @@ def load_tool():
 def test_count_params_vmt_swin_t_pascal(tmp_path, capsys):
     tool = load_tool()
     out = tmp_path / 'report.json'
-    report = tool.main([str(REPO / 'configs/vmt/vmt_swin_t_pascal.py'), '--out',
-                        str(out)])
+    report = tool.main([str(REPO / 'configs/vmt/vmt_swin_t_pascal.py'),
+                        '--out', str(out)])
     # k = 30 over the 12 Swin-T blocks (sum of widths 4416), 4 tasks:
     # D and U weights 2*k*4416, biases 12*k + 4416, gamma/beta 2*k*4*12
     k, widths, blocks, tasks = 30, 4416, 12, 4

@@ -18,3 +18,6 @@ swin_t = dict(
     out_indices=(0, 1, 2, 3),
     out_after_downsample=False,
     pretrained=None)
+# With the ImageNet-1k weights (docs/en/pretrained.md).
+pretrained_swin_t = dict(
+    swin_t, pretrained='checkpoints/swin_tiny_patch4_window7_224.pth')
