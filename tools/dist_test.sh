@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT NUM_PROCS [test.py options]
+# Usage: bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
+# Same variables as tools/dist_train.sh (NNODES, NODE_RANK, MASTER_ADDR,
+# PORT); the metrics are gathered over all processes once.
 CONFIG=$1
 CHECKPOINT=$2
-NPROC=$3
+GPUS=$3
+NNODES=${NNODES:-1}
+NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
+MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nnodes=1 --nproc_per_node="$NPROC" --master_port="$PORT" \
-    "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
+    "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch \
+    "${@:4}"

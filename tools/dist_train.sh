@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Usage: bash tools/dist_train.sh CONFIG NUM_PROCS [train.py options]
-# Works on GPUs (nccl) and on CPU (gloo, started by mmmtl itself).
+# Usage: bash tools/dist_train.sh CONFIG GPUS [train.py options]
+# GPUS processes on this node through torchrun; on GPUs (nccl) or on CPU
+# (gloo, started by mmmtl itself). Several nodes: run it on every node with
+# NNODES, NODE_RANK (0..NNODES-1), MASTER_ADDR (node 0's address) and PORT.
 CONFIG=$1
-NPROC=$2
+GPUS=$2
 NNODES=${NNODES:-1}
 NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
+
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" --master_port="$PORT" \
+python -m torch.distributed.run \
+    --nnodes="$NNODES" \
+    --node_rank="$NODE_RANK" \
+    --master_addr="$MASTER_ADDR" \
+    --nproc_per_node="$GPUS" \
+    --master_port="$PORT" \
     "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"

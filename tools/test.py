@@ -8,6 +8,8 @@ CHECKPOINT is loaded without running code from it and must hold the weights
 of CONFIG's model: a checkpoint of another config, one without weights and
 an unreadable file stop with one line naming the file (exit status 2).
 --unsafe-load opts in to full unpickling of files you trust.
+With several processes (tools/dist_test.sh, tools/slurm_test.sh) the metrics
+are gathered over all of them and --out is written once, by rank 0.
 """
 import argparse
 import json
@@ -16,6 +18,8 @@ import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.dist import is_main_process  # noqa: E402
 
 from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
                         load_config, parse_runner_args, prepare_config)
@@ -56,7 +60,7 @@ def main(argv=None) -> dict:
     cfg.resume = False
     runner = build_runner(cfg)
     metrics = runner.test()
-    if args.out:
+    if args.out and is_main_process():
         os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
         with open(args.out, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

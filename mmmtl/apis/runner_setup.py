@@ -88,8 +88,10 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
     - ``unsafe_load``: sets the config key ``unsafe_load`` (checkpoints are
       then fully unpickled, which runs code from them).
     - No CUDA: ``SyncBN`` becomes ``BN`` (with a warning); ``--amp`` raises,
-      since mixed precision needs a GPU here; ``--launcher pytorch`` starts a
-      gloo process group and wraps the model in DDP without device ids.
+      since mixed precision needs a GPU here; ``--launcher pytorch`` (from
+      torchrun's variables) and ``--launcher slurm`` (from srun's
+      ``SLURM_*`` variables) start a gloo process group and wrap the model
+      in DDP without device ids.
     """
     cfg.launcher = launcher
     if unsafe_load:
@@ -105,8 +107,8 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
         if amp:
             raise SystemExit('--amp needs a CUDA device; this machine has '
                              'none. Train in fp32 on CPU (drop --amp).')
-        if launcher == 'pytorch':
-            init_cpu_process_group()
+        if launcher in ('pytorch', 'slurm'):
+            init_cpu_process_group(launcher)
             cfg.model_wrapper_cfg = cpu_ddp_wrapper_cfg(
                 find_unused_parameters=cfg.get('find_unused_parameters',
                                                False))

@@ -9,7 +9,8 @@ Each fix lives in its own module and is documented there and in
   only (with the types mmengine saves allowed), so that resuming and testing
   work on torch >= 2.6 without running code from the file; entered by
   :class:`mmmtl.engine.MultiTaskRunner` around every load, never at import.
-- :mod:`.dist` -- CPU-friendly process-group setup for ``torchrun``.
+- :mod:`.dist` -- CPU-friendly process-group setup for ``torchrun`` and
+  ``srun``.
 """
 from .checkpoint import checkpoint_loading, load_local_checkpoint
 from .mmcv_ops import install_mmcv_ops_stub

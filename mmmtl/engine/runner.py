@@ -82,6 +82,19 @@ class MultiTaskRunner(Runner):
         fill_dataset_tasks(cfg)
         return super().from_cfg(cfg)
 
+    def scale_lr(self, optim_wrapper, auto_scale_lr=None) -> None:
+        """mmengine's LR scaling (``--auto-scale-lr``), then log the
+        learning rates it set (mmengine logs only the factor)."""
+        super().scale_lr(optim_wrapper, auto_scale_lr)
+        if not (auto_scale_lr and auto_scale_lr.get('enable', False)):
+            return
+        wrappers = (optim_wrapper.values() if hasattr(optim_wrapper, 'values')
+                    else [optim_wrapper])
+        rates = sorted({group['lr'] for wrapper in wrappers
+                        for group in wrapper.optimizer.param_groups})
+        self.logger.info('Learning rate after --auto-scale-lr: ' +
+                         ', '.join(f'{lr:.6g}' for lr in rates))
+
     @property
     def unsafe_load(self) -> bool:
         """Whether the config opts in to fully unpickling checkpoints."""
