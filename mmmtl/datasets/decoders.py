@@ -141,8 +141,13 @@ def decode_png_binary(path: str, threshold: float = 0.5) -> np.ndarray:
     A 3-channel PNG is accepted only when its channels are equal.
     """
     array = grey_channel(require_uint8(read_image_file(path), path), path)
-    out = (array.astype(np.float32) / 255.0 > threshold).astype(np.uint8)
-    return out
+    table = (np.arange(256, dtype=np.float32) / 255.0 > threshold)
+    return cv2.LUT(array, table.astype(np.uint8))
+
+
+#: ``2 v / 255 - 1`` in float32 for every 8-bit value ``v`` (a table
+#: lookup is exact and several times faster than the arithmetic per pixel).
+_NORMAL_LUT = 2.0 * np.arange(256, dtype=np.float32) / 255.0 - 1.0
 
 
 @register_decoder('png_normals')
@@ -157,9 +162,8 @@ def decode_png_normals(path: str) -> np.ndarray:
     if bgr.ndim != 3 or bgr.shape[2] != 3:
         raise ChannelError(f'expected a 3-channel (RGB) normals PNG, got '
                            f'shape {bgr.shape}: {path}')
-    rgb = bgr[..., ::-1].astype(np.float32)
-    normals = 2.0 * rgb / 255.0 - 1.0
-    return normalize_vectors(normals)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return normalize_vectors(cv2.LUT(rgb, _NORMAL_LUT))
 
 
 @register_decoder('npy')
@@ -172,11 +176,25 @@ def decode_npy(path: str) -> np.ndarray:
 
 
 def normalize_vectors(normals: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """L2-normalise (H, W, 3) vectors; vectors shorter than eps become 0."""
-    norm = np.linalg.norm(normals, axis=2, keepdims=True)
-    valid = norm > eps
-    out = np.where(valid, normals / np.maximum(norm, eps), 0.0)
-    return out.astype(np.float32)
+    """L2-normalise (H, W, 3) vectors; vectors shorter than eps become 0.
+
+    Computed in float32 one component plane at a time (several times faster
+    than ``np.linalg.norm`` over the interleaved last axis and a masked
+    3-channel assignment); returns a new float32 array.
+    """
+    vectors = np.asarray(normals, dtype=np.float32)
+    norm = np.zeros(vectors.shape[:2], dtype=np.float32)
+    for k in range(3):
+        norm += vectors[..., k] * vectors[..., k]
+    np.sqrt(norm, out=norm)
+    invalid = ~(norm > eps)
+    np.maximum(norm, eps, out=norm)
+    out = np.empty(vectors.shape, dtype=np.float32)
+    for k in range(3):
+        plane = out[..., k]
+        np.divide(vectors[..., k], norm, out=plane)
+        plane[invalid] = 0.0
+    return out
 
 
 def check_label_range(array: np.ndarray, num_classes: int, task: str,

@@ -47,7 +47,8 @@ def data_roots(tmp_path_factory):
 
 def _shrink_pipeline(pipeline) -> None:
     for step in pipeline:
-        if step['type'] == 'MultiTaskResize':
+        if step['type'] in ('MultiTaskResize',
+                            'MultiTaskRandomScaleRotateResize'):
             step['scale'] = (SIZE, SIZE)
 
 

@@ -144,6 +144,20 @@ def normals_valid_classes() -> FrozenSet[int]:
     return frozenset(int(i) for i in json.loads(text)['ids'])
 
 
+def class_mask(labels: np.ndarray, classes: FrozenSet[int]) -> np.ndarray:
+    """bool (H, W), True where ``labels`` is one of ``classes``.
+
+    Unsigned maps use a lookup table indexed by the label (several times
+    faster than ``np.isin``); other dtypes fall back to ``np.isin``.
+    """
+    if labels.dtype.kind != 'u' or labels.size == 0:
+        return np.isin(labels, sorted(classes))
+    table = np.zeros(max(int(labels.max()), max(classes, default=0)) + 1,
+                     dtype=bool)
+    table[sorted(classes)] = True
+    return table[labels]
+
+
 @register_decoder('pascal_normals')
 def decode_pascal_normals(path: str, label_path: str) -> np.ndarray:
     """``normals_distill`` PNG masked by the context classes -> (H, W, 3).
@@ -157,8 +171,7 @@ def decode_pascal_normals(path: str, label_path: str) -> np.ndarray:
         raise AnnotationError(f'normals {path} have size '
                               f'{normals.shape[:2]} but the LabelMap '
                               f'{label_path} has size {labels.shape}')
-    valid = np.isin(labels, sorted(normals_valid_classes()))
-    normals[~valid] = 0.0
+    normals[~class_mask(labels, normals_valid_classes())] = 0.0
     return normals
 
 

@@ -2,11 +2,13 @@
 from .formatting import PackMultiTaskInputs
 from .geometric import (MultiTaskRandomCrop, MultiTaskRandomFlip,
                         MultiTaskRandomResize, MultiTaskRandomScaleRotate,
+                        MultiTaskRandomScaleRotateResize,
                         MultiTaskResize, scale_rotate)
 from .loading import LoadMultiTaskAnnotations
 
 __all__ = [
     'LoadMultiTaskAnnotations', 'MultiTaskResize', 'MultiTaskRandomResize',
     'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomScaleRotate',
+    'MultiTaskRandomScaleRotateResize',
     'scale_rotate', 'PackMultiTaskInputs'
 ]

@@ -25,8 +25,8 @@ def map_to_tensor(array: np.ndarray, spec: TaskSpec) -> torch.Tensor:
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f'task {spec.name!r}: expected (H, W, 3) '
                              f'normals, got {array.shape}')
-        chw = np.ascontiguousarray(array.transpose(2, 0, 1))
-        return torch.from_numpy(chw.astype(np.float32))
+        return torch.from_numpy(
+            np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
     if array.ndim != 2:
         raise ValueError(f'task {spec.name!r}: expected an (H, W) map, got '
                          f'{array.shape}')

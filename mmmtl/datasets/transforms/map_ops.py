@@ -30,11 +30,15 @@ from mmmtl.datasets.decoders import normalize_vectors
 from mmmtl.structures import TaskSpec
 
 NORMAL_Y_AXES = ('up', 'down')
+CV_FLIP_DTYPES = tuple(
+    np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32,
+                          np.float32, np.float64))
 
 
 def normal_validity(normals: np.ndarray) -> np.ndarray:
     """uint8 (H, W) mask, 1 where the (H, W, 3) normal is not a zero vector."""
-    return np.any(normals != 0, axis=2).astype(np.uint8)
+    nonzero = (normals != 0).view(np.uint8)
+    return nonzero[..., 0] | nonzero[..., 1] | nonzero[..., 2]
 
 
 def resize_map(array: np.ndarray,
@@ -64,6 +68,23 @@ def resize_map(array: np.ndarray,
     return out
 
 
+def flip_array(array: np.ndarray, direction: str) -> np.ndarray:
+    """A flipped contiguous copy of an (H, W) or (H, W, C) array.
+
+    ``cv2.flip`` (several times faster than a negative-stride copy) for
+    the dtypes and channel counts OpenCV handles, numpy otherwise.
+    """
+    if direction not in ('horizontal', 'vertical'):
+        raise ValueError(f'flip direction must be "horizontal" or '
+                         f'"vertical", got {direction!r}')
+    code = 1 if direction == 'horizontal' else 0
+    if array.dtype in CV_FLIP_DTYPES and (array.ndim == 2 or (
+            array.ndim == 3 and array.shape[2] <= 4)):
+        return cv2.flip(array, code)
+    axis = 1 if direction == 'horizontal' else 0
+    return np.flip(array, axis).copy()
+
+
 def flip_map(array: np.ndarray, spec: TaskSpec, direction: str) -> np.ndarray:
     """Flip a task map; normals' x (horizontal) or y (vertical) is negated.
 
@@ -75,18 +96,11 @@ def flip_map(array: np.ndarray, spec: TaskSpec, direction: str) -> np.ndarray:
     Returns:
         np.ndarray: the flipped map, same shape and dtype.
     """
-    if direction == 'horizontal':
-        out = array[:, ::-1].copy()
-        component = 0
-    elif direction == 'vertical':
-        out = array[::-1].copy()
-        component = 1
-    else:
-        raise ValueError(f'flip direction must be "horizontal" or '
-                         f'"vertical", got {direction!r}')
+    out = flip_array(array, direction)
     if spec.kind == 'normal':
-        out[..., component] = -out[..., component]
-        out[out == 0] = 0.0  # no negative zeros
+        component = out[..., 0 if direction == 'horizontal' else 1]
+        np.negative(component, out=component)
+        component += 0.0  # -0.0 + 0.0 = +0.0: no negative zeros
     return out
 
 
@@ -125,6 +139,21 @@ def scale_rotate_matrix(shape: Tuple[int, int], angle: float,
     return cv2.getRotationMatrix2D(centre, float(angle), float(scale))
 
 
+def resize_then(matrix: np.ndarray, src_size: Tuple[int, int],
+                dst_size: Tuple[int, int]) -> np.ndarray:
+    """Compose a 2x3 affine ``matrix`` with a resize of its (w, h) output
+    ``src_size`` to ``dst_size``, pixel centres aligned as in
+    ``cv2.resize`` (x' = (x + 0.5) * sx - 0.5): one warp then does both.
+    """
+    scale_x = dst_size[0] / src_size[0]
+    scale_y = dst_size[1] / src_size[1]
+    resize = np.array([[scale_x, 0.0, 0.5 * scale_x - 0.5],
+                       [0.0, scale_y, 0.5 * scale_y - 0.5]])
+    composed = resize[:, :2] @ matrix
+    composed[:, 2] += resize[:, 2]
+    return composed
+
+
 def rotate_normals(normals: np.ndarray, angle: float,
                    normal_y_axis: str = 'up') -> np.ndarray:
     """Rotate the in-plane (x, y) components of (H, W, 3) normals by
@@ -140,6 +169,42 @@ def rotate_normals(normals: np.ndarray, angle: float,
     out = normals.copy()
     out[..., 0] = cos * x - sin * y
     out[..., 1] = sin * x + cos * y
+    return out
+
+
+def warp_map(array: np.ndarray,
+             spec: TaskSpec,
+             matrix: np.ndarray,
+             size: Tuple[int, int],
+             angle: float = 0.0,
+             normal_y_axis: str = 'up') -> np.ndarray:
+    """Warp a task map with a 2x3 affine ``matrix`` to ``size`` = (w, h).
+
+    Label/binary/scalar maps are sampled nearest; normals bilinearly, their
+    in-plane components rotated by the warp's ``angle`` (degrees,
+    counter-clockwise as displayed), re-normalised, and zero wherever the
+    nearest source pixel was ignored. Uncovered pixels hold the task's
+    ignore value.
+
+    Returns:
+        np.ndarray: (h, w) or (h, w, 3), same dtype.
+    """
+    size = (int(size[0]), int(size[1]))
+    if spec.kind != 'normal':
+        return cv2.warpAffine(array, matrix, size, flags=cv2.INTER_NEAREST,
+                              borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=float(spec.ignore_value))
+    warped = cv2.warpAffine(array, matrix, size, flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=(0.0, 0.0, 0.0))
+    valid = cv2.warpAffine(normal_validity(array), matrix, size,
+                           flags=cv2.INTER_NEAREST,
+                           borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=0).astype(bool)
+    if angle:
+        warped = rotate_normals(warped, angle, normal_y_axis)
+    out = normalize_vectors(warped)
+    out[~valid] = 0.0
     return out
 
 
@@ -164,19 +229,5 @@ def scale_rotate_map(array: np.ndarray,
     """
     height, width = array.shape[:2]
     matrix = scale_rotate_matrix((height, width), angle, scale)
-    if spec.kind != 'normal':
-        return cv2.warpAffine(array, matrix, (width, height),
-                              flags=cv2.INTER_NEAREST,
-                              borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=float(spec.ignore_value))
-    warped = cv2.warpAffine(array, matrix, (width, height),
-                            flags=cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=(0.0, 0.0, 0.0))
-    valid = cv2.warpAffine(normal_validity(array), matrix, (width, height),
-                           flags=cv2.INTER_NEAREST,
-                           borderMode=cv2.BORDER_CONSTANT,
-                           borderValue=0).astype(bool)
-    out = normalize_vectors(rotate_normals(warped, angle, normal_y_axis))
-    out[~valid] = 0.0
-    return out
+    return warp_map(array, spec, matrix, (width, height), angle,
+                    normal_y_axis)
