@@ -261,7 +261,7 @@ def test_other_base_weights_are_refused_naming_both(runs, tmp_path, capsys):
                                     '--work-dir', str(tmp_path / 'w')],
                            capsys)
     assert status == 2
-    line = err.splitlines()[0]
+    line, = [x for x in err.splitlines() if x.startswith('error: ')]
     assert line.startswith(f'error: adapter-only checkpoint {adapter_path} '
                            'was trained on other frozen base weights')
     saved = load_local_checkpoint(str(adapter_path))['meta'][

@@ -90,6 +90,14 @@ def convert(args: list) -> tuple:
     return status, out.getvalue(), err.getvalue()
 
 
+def error_line(err: str) -> str:
+    """The tool's one ``error:`` line (stderr may also hold logging noise
+    from handlers that earlier tests left on closed streams)."""
+    lines = [line for line in err.splitlines() if line.startswith('error: ')]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
 def test_full_to_adapter_to_full_keeps_every_weight(files, tmp_path):
     full = load_local_checkpoint(str(files['full']))
     adapter = load_local_checkpoint(str(files['adapter']))
@@ -130,7 +138,7 @@ def test_conversions_refuse_wrong_inputs(files, tmp_path):
     for args, message in cases:
         status, _, err = convert([files['vmt_cfg'], *args])
         assert status == 2, args
-        assert message in err.splitlines()[0]
+        assert message in error_line(err)
         assert 'Traceback' not in err
     assert not out.exists()
     status, _, err = convert([files['vmt_cfg'], files['full'], out])
@@ -220,5 +228,5 @@ def test_merge_refuses_hook_adapters(files, tmp_path):
                               tmp_path / 'm.pth', '--merge'])
     assert status == 2
     assert 'cannot be merged into the plain backbone: hook adapter at' \
-        in err.splitlines()[0]
+        in error_line(err)
     assert not (tmp_path / 'm.pth').exists()
