@@ -6,6 +6,7 @@ from mmengine.model import BaseModule, initialize
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
+from . import checkpointing
 from .context import SHARED, TaskContext, activate
 from .freeze import freeze_except, set_frozen_bn_eval
 from .insertion import AdapterHook, attach, detach
@@ -99,8 +100,9 @@ class AdaptedBackbone(BaseModule):
         self._hooks: List[Tuple[str, object]] = []
         self._region_outputs: List[int] = []
         self._streams_to_end = False
+        self.checkpointed_blocks: List[str] = []
         self.insert_adapters()
-        self._check_no_checkpointing()
+        self._honour_checkpointing()
         self.trainable_patterns = tuple(self.method_trainable()) + tuple(
             trainable)
         self.trainable_names = freeze_except(self.module,
@@ -141,17 +143,41 @@ class AdaptedBackbone(BaseModule):
         support = require_support(self.module, type(self).__name__)
         return support.trainable_patterns(self.trainable_groups)
 
-    def _check_no_checkpointing(self) -> None:
-        """Sites read the per-forward context, which activation
-        checkpointing (recomputing blocks during backward) cannot see."""
+    def _honour_checkpointing(self) -> None:
+        """``with_cp=True`` in the wrapped backbone: sites read the
+        per-forward context, which mmseg's own (reentrant) checkpoint does
+        not restore when it recomputes a block, so the wrapper checkpoints
+        the blocks itself (:meth:`set_block_checkpointing`). A backbone
+        without sites or hooks keeps its own checkpointing."""
         if not (self.adapters or self._hooks):
             return
         if any(getattr(m, 'with_cp', False) for m in self.module.modules()):
-            raise ValueError(
-                f'{type(self).__name__} does not support activation '
-                'checkpointing of the wrapped backbone (with_cp=True): its '
-                'adapters read per-forward state that a recomputation '
-                'during backward does not have; set with_cp=False')
+            self.set_block_checkpointing(True)
+
+    def set_block_checkpointing(self, enabled: bool = True) -> None:
+        """Checkpoint every block of the wrapped backbone (mmseg Swin:
+        ``stages.{i}.blocks.{j}``), or stop checkpointing them (their own
+        ``with_cp`` included).
+
+        A checkpointed block stores only its inputs and is recomputed
+        during backward inside this forward's context, its records there
+        kept from the forward (see
+        :mod:`~mmmtl.models.adapters.checkpointing`); outputs and gradients
+        are those without checkpointing.
+
+        Raises:
+            ValueError: if the backbone's family has no support naming its
+                blocks.
+        """
+        if enabled and not self.checkpointed_blocks:
+            names = checkpointing.block_names(self.module,
+                                              type(self).__name__)
+            checkpointing.install(self.module, names)
+            self.checkpointed_blocks = names
+        elif not enabled:
+            checkpointing.uninstall(self.module, self.checkpointed_blocks,
+                                    restore_with_cp=False)
+            self.checkpointed_blocks = []
 
     @staticmethod
     def _key(target: str) -> str:
@@ -293,8 +319,10 @@ class AdaptedBackbone(BaseModule):
         self._hooks += [(target, collapse), (target, expand)]
 
     def remove_adapters(self) -> nn.Module:
-        """Detach every hook, restore replaced modules and return the plain
-        wrapped backbone."""
+        """Detach every hook, restore replaced modules (and the blocks'
+        own checkpointing) and return the plain wrapped backbone."""
+        checkpointing.uninstall(self.module, self.checkpointed_blocks)
+        self.checkpointed_blocks = []
         for target, hook, _ in self._sites:
             detach(self.module.get_submodule(target), hook)
         for target, hook in self._hooks:

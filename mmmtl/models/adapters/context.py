@@ -158,18 +158,26 @@ def activate(context: TaskContext) -> Iterator[TaskContext]:
         _CURRENT.reset(token)
 
 
+def active_context() -> Optional[TaskContext]:
+    """The current context, or None outside an adapted backbone's forward
+    (and outside a recomputation of one of its checkpointed blocks)."""
+    return _CURRENT.get()
+
+
 def current_context() -> TaskContext:
     """The context of the adapted backbone whose forward is running.
 
     Raises:
         RuntimeError: outside such a forward (e.g. the wrapped backbone was
-            called directly, or its blocks are recomputed by activation
-            checkpointing during backward).
+            called directly, or its blocks are recomputed by a checkpoint
+            other than the wrapper's, see
+            :mod:`~mmmtl.models.adapters.checkpointing`).
     """
     context = _CURRENT.get()
     if context is None:
         raise RuntimeError(
             'an adapter site was called outside the forward of its adapted '
-            'backbone; call the wrapper (not the wrapped module), and do not '
-            'combine such methods with activation checkpointing (with_cp)')
+            'backbone; call the wrapper (not the wrapped module), and '
+            'checkpoint blocks only through the wrapper (with_cp=True on the '
+            'wrapped Swin, or set_block_checkpointing)')
     return context
