@@ -1,13 +1,15 @@
 """Train a multi-task model from a config (mmsegmentation's CLI).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--amp-dtype float16|bfloat16] [--compile [BACKEND]]
         [--auto-scale-lr] [--cfg-options k=v ...] [--unsafe-load]
         [--launcher none|pytorch|slurm]
 
 Checkpoints (--resume, load_from, init_cfg Pretrained) are loaded without
 running code from them and must hold this config's weights
 (mmmtl.engine.MultiTaskRunner); --unsafe-load opts in to full unpickling of
-files you trust.
+files you trust. --amp is fp16 on CUDA; --amp --amp-dtype bfloat16 also runs
+on CPU; --compile torch.compiles the train step (docs/en/speed.md).
 """
 import argparse
 import os.path as osp
@@ -18,8 +20,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
-from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
-                        load_config, parse_runner_args, prepare_config)
+from mmmtl.apis import (add_runner_args, add_speed_args,  # noqa: E402
+                        apply_speed_options, exit_on_user_error, load_config,
+                        parse_runner_args, prepare_config)
 from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
@@ -32,8 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work '
         'dir when no path is given')
-    parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision (needs CUDA)')
+    add_speed_args(parser)
     parser.add_argument(
         '--auto-scale-lr', action='store_true',
         help='scale the learning rate by (world size x batch per GPU) / '
@@ -45,8 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_config(args: argparse.Namespace) -> Config:
     cfg = load_config(args.config, args.cfg_options)
     prepare_config(cfg, config_path=args.config, launcher=args.launcher,
-                   work_dir=args.work_dir, amp=args.amp,
-                   unsafe_load=args.unsafe_load)
+                   work_dir=args.work_dir, unsafe_load=args.unsafe_load)
+    apply_speed_options(cfg, args)
     if args.auto_scale_lr:
         enable_auto_scale_lr(cfg, args.config)
     if args.resume == 'auto':
