@@ -87,7 +87,22 @@ def convert(args: list) -> tuple:
                 [str(a) for a in args])
         except SystemExit as exc:
             status = exc.code
-    return status, out.getvalue(), err.getvalue()
+    return status, out.getvalue(), without_logging_errors(err.getvalue())
+
+
+def without_logging_errors(text: str) -> str:
+    """``text`` without the "--- Logging error ---" reports that logging
+    handlers left on closed streams by earlier tests print (from the line
+    itself to its "Arguments:" line)."""
+    kept, skipping = [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith('--- Logging error ---'):
+            skipping = True
+        elif not skipping:
+            kept.append(line)
+        elif line.startswith('Arguments:'):
+            skipping = False
+    return ''.join(kept)
 
 
 def error_line(err: str) -> str:
