@@ -65,24 +65,10 @@ class VisualPrompts(nn.Module):
 def xavier_bound(patch_embed: nn.Conv2d) -> float:
     """v = sqrt(6 / (3 * patch_size**2 + C_0)): the xavier-uniform bound of
     the official code, from the patch embedding's input size and width
-    (used for the prompts of every stage)."""
+    (used for the prompts of every stage; the official code's merged-patch
+    lift at a patch merging is the support's ``merge_tokens``)."""
     fan_in = patch_embed.in_channels * math.prod(patch_embed.kernel_size)
     return math.sqrt(6.0 / (fan_in + patch_embed.out_channels))
-
-
-def lift_prompts(merge: nn.Module, prompts: Tensor) -> Tensor:
-    """Prompts through an mmseg ``PatchMerging`` as a merged patch of four
-    copies of themselves: (B, P, C) -> (B, P, C_out).
-
-    The merging unfolds channel-major (channel c of the k-th patch at
-    ``c * k_h * k_w + k``), so the copies are interleaved; with converted
-    official weights this equals the official code's concatenation.
-    """
-    copies = math.prod(merge.sampler.kernel_size)
-    x = prompts.repeat_interleave(copies, dim=-1)
-    if merge.norm is not None:
-        x = merge.norm(x)
-    return merge.reduction(x)
 
 
 @MODELS.register_module()
@@ -159,7 +145,7 @@ class VPT(AdaptedBackbone):
                     self.add_hook(support.downsample(stage),
                                   BoundHook(self, '_lift', stage))
         channels = [support.channels(stage) for stage, _ in blocks]
-        bound = xavier_bound(self.module.patch_embed.projection)
+        bound = xavier_bound(support.patch_embedding())
         self.add_shared('prompts', VisualPrompts(
             channels if self.deep else channels[:1], self.num_prompts,
             bound, self.dropout))
@@ -200,8 +186,8 @@ class VPT(AdaptedBackbone):
         block's prompt state is then cleared."""
         context = current_context()
         if carry and context.prompts is not None:
-            attn = self._support.block(block).attn
-            prompts = context.carry[CARRY] + attn.drop(context.prompts.out)
+            prompts = context.carry[CARRY] + self._support.attention_drop_path(
+                block, context.prompts.out)
             context.carry[CARRY] = self._support.mlp_residual(
                 block, prompts, identity=prompts)
         context.prompts = None
@@ -212,8 +198,8 @@ class VPT(AdaptedBackbone):
         the next stage's width."""
         context = current_context()
         if CARRY in context.carry:
-            context.carry[CARRY] = lift_prompts(module,
-                                                context.carry[CARRY])
+            context.carry[CARRY] = self._support.merge_tokens(
+                stage, context.carry[CARRY])
 
 
 @MODELS.register_module()

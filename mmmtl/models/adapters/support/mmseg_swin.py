@@ -176,6 +176,29 @@ class MMSegSwinSupport:
         """The block's pre-attention norm applied to tokens (..., C)."""
         return self.block(block).norm1(x)
 
+    def attention_drop_path(self, block: str, x: Tensor) -> Tensor:
+        """The block's drop path after its attention, applied to ``x``."""
+        return self.block(block).attn.drop(x)
+
+    def patch_embedding(self) -> nn.Conv2d:
+        """The patch-embedding convolution (its fan-in and width set
+        initialisation bounds, e.g. VPT's prompts)."""
+        return self.backbone.patch_embed.projection
+
+    def merge_tokens(self, stage: int, tokens: Tensor) -> Tensor:
+        """Tokens through stage ``stage``'s patch merging as merged patches
+        of ``k_h * k_w`` copies of themselves: (B, P, C) -> (B, P, C_out).
+
+        mmseg's ``PatchMerging`` unfolds channel-major (channel c of the
+        k-th patch at ``c * k_h * k_w + k``), so the copies are interleaved.
+        """
+        merge = self.backbone.get_submodule(self.downsample(stage))
+        x = tokens.repeat_interleave(math.prod(merge.sampler.kernel_size),
+                                     dim=-1)
+        if merge.norm is not None:
+            x = merge.norm(x)
+        return merge.reduction(x)
+
     def mlp_residual(self, block: str, x: Tensor, identity: Tensor) -> Tensor:
         """``identity + drop_path(MLP(norm2(x)))`` with the block's weights,
         tokens (B, L, C)."""
