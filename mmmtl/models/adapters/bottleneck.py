@@ -38,11 +38,11 @@ PLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
     'ffn': (('ffn', 'sequential'), ),
     'parallel': (('ffn', 'parallel'), ),
 }
-# Block submodule each part's adapter is hooked on (mmseg Swin): the window
-# attention (its output windows, before the window reverse and drop path;
-# the adapter is token-wise, so it commutes with the reverse, the cyclic
-# shift and the crop) and the MLP layers (before the FFN's drop path).
-PARTS = {'attn': 'attn.w_msa', 'ffn': 'ffn.layers'}
+# Backbone-support method naming each part's module: the window attention
+# (its output windows, before the window reverse and drop path; the adapter
+# is token-wise, so it commutes with the reverse, the cyclic shift and the
+# crop) and the MLP layers (before the FFN's drop path).
+PARTS = {'attn': 'attention', 'ffn': 'mlp'}
 # Defaults of each placement (Houlsby et al.; He et al.'s scaled parallel
 # adapter; Compacter++ placement): reduction, activation, scale and the
 # backbone parameter groups left trainable.
@@ -239,9 +239,9 @@ class BottleneckAdapter(AdaptedBackbone):
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
-    def site_modes(self, block: str) -> List[Tuple[str, str]]:
+    def site_modes(self, support, block: str) -> List[Tuple[str, str]]:
         """``[(module name, hook mode)]`` of ``block``'s adapters."""
-        return [(f'{block}.{PARTS[part]}', mode)
+        return [(getattr(support, PARTS[part])(block), mode)
                 for part, mode in PLACEMENTS[self.placement]]
 
     def bottleneck(self, channels: int, site: str) -> int:
@@ -258,7 +258,7 @@ class BottleneckAdapter(AdaptedBackbone):
         support = require_support(self.module, type(self).__name__)
         for stage, block in support.blocks():
             channels = support.channels(stage)
-            for site, mode in self.site_modes(block):
+            for site, mode in self.site_modes(support, block):
                 hidden = self.bottleneck(channels, site)
                 layer = BottleneckLayer(
                     self.projection(channels, hidden, False),

@@ -108,6 +108,12 @@ class MMSegSwinSupport:
         """Name of the window attention (``WindowMSA``) of ``block``."""
         return f'{block}.attn.w_msa'
 
+    @staticmethod
+    def mlp(block: str) -> str:
+        """Name of the MLP layers of ``block`` (their output is the
+        feed-forward branch before the FFN's drop path and residual)."""
+        return f'{block}.ffn.layers'
+
     def downsample(self, stage: int) -> Optional[str]:
         """Name of stage ``stage``'s patch merging, or None."""
         if self.backbone.stages[stage].downsample is None:
