@@ -1,7 +1,7 @@
 """Activation checkpointing of Swin blocks holding adapter sites
-(``mmmtl.models.adapters.checkpointing``): outputs and gradients equal to
-those without checkpointing for every method, blocks really recomputed,
-the forward's records in the context kept once, refusals."""
+(``mmmtl.models.adapters.mechanism.checkpointing``): outputs and
+gradients equal to those without checkpointing for every method, blocks
+really recomputed, the forward's records in the context kept once, refusals."""
 import copy
 
 import pytest
@@ -9,9 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from mmmtl.models.adapters import TaskContext
-from mmmtl.models.adapters.checkpointing import (CheckpointedForward,
-                                                 Recomputation, snapshot)
-from mmmtl.models.adapters.context import PromptState, current_context
+from mmmtl.models.adapters.mechanism.checkpointing import (
+    CheckpointedForward, Recomputation, snapshot)
+from mmmtl.models.adapters.mechanism.context import (PromptState,
+                                                     current_context)
 from mmmtl.registry import MODELS
 from toy_backbones import images, tiny_swin
 

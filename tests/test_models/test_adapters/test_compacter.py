@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmmtl.models.adapters import PHMProjection, PHMRule, param_report
-from mmmtl.models.adapters.compacter import kronecker_sum
+from mmmtl.models.adapters.layers.phm import kronecker_sum
 from mmmtl.registry import MODELS
 from test_bottleneck import (NORMS, WIDTHS,
                              assert_backbone_training_lowers_the_loss,

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mmmtl.models.adapters import TaskContext, current_context
-from mmmtl.models.adapters.context import activate
+from mmmtl.models.adapters.mechanism.context import activate
 from mmmtl.registry import MODELS
 from toy_backbones import images, tiny_swin
 
@@ -94,7 +94,8 @@ def test_shared_segment_equals_stacked_computation(method):
     """The attention of each region's first block runs once (collapsed
     streams); outputs and gradients equal running it on every stream."""
     from mmmtl.models.adapters import detach
-    from mmmtl.models.adapters.regions import CollapseStreams, ExpandStreams
+    from mmmtl.models.adapters.mechanism.regions import (CollapseStreams,
+                                                         ExpandStreams)
 
     def run(model):
         model.zero_grad()

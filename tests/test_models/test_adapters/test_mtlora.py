@@ -8,7 +8,7 @@ from torch import nn
 
 from mmmtl.models.adapters import (LoRALinear, TaskContext, param_report,
                                    restore_module)
-from mmmtl.models.adapters.context import activate
+from mmmtl.models.adapters.mechanism.context import activate
 from mmmtl.registry import MODELS
 from toy_backbones import (assert_training_lowers_every_task_loss, images,
                            tiny_swin)

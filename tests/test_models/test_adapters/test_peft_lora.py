@@ -9,7 +9,7 @@ from torch import nn
 
 from mmmtl.models.adapters import (DoRALinear, LoRALinear, param_report,
                                    restore_module)
-from mmmtl.models.adapters.replace import AdaptedSite
+from mmmtl.models.adapters.mechanism.replace import AdaptedSite
 from mmmtl.registry import MODELS
 from tiny_segmentor import segmentor, train
 from toy_backbones import images, tiny_swin

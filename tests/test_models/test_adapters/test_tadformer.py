@@ -11,7 +11,7 @@ import mmmtl  # noqa: F401  (mmcv.ops stand-in before mmseg)
 from mmmtl.models.adapters import (DynamicTaskFilter, PromptState,
                                    StaticTaskFilter, TaskAwareLoRA,
                                    TaskContext, param_report)
-from mmmtl.models.adapters.context import activate
+from mmmtl.models.adapters.mechanism.context import activate
 from mmmtl.models.adapters.support import PromptedWindowAttention
 from mmmtl.registry import MODELS
 from toy_backbones import (assert_training_lowers_every_task_loss, images,

@@ -11,7 +11,7 @@ from mmengine.structures import PixelData
 import mmmtl  # noqa: F401  (mmcv.ops stand-in before mmseg)
 from mmmtl.models.adapters import (AdaptedSite, TaskContext, VPTDeep,
                                    VPTShallow, current_context)
-from mmmtl.models.adapters.context import activate
+from mmmtl.models.adapters.mechanism.context import activate
 from mmmtl.models.adapters.support import PromptedWindowAttention
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample

@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from mmseg.models.backbones import SwinTransformer
 from torch import Tensor, nn
 
-from ..context import TaskContext, current_context
-from ..regions import SplitFn
+from ..mechanism.context import TaskContext, current_context
+from ..mechanism.regions import SplitFn
 
 ROLES = {
     'qkv': 'attn.w_msa.qkv',

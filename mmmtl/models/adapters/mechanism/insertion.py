@@ -82,7 +82,7 @@ class AdapterHook:
     Registered with ``register_forward_hook(hook, with_kwargs=True)``. When
     ``out_index`` is given the adapter must implement
     ``forward_with_tasks(x) -> (delta, {task: residual})``; the residuals go
-    to the current :class:`~mmmtl.models.adapters.context.TaskContext`,
+    to the current :class:`~.context.TaskContext`,
     which adds them to output ``out_index`` of task ``t`` (a stage point).
 
     Args:

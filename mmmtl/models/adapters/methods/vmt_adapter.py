@@ -23,11 +23,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone, match_index
-from .context import TaskContext
-from .insertion import ChannelsFirst, find_modules
-from .regions import StackFn
-from .support import get_support
+from ..mechanism.base import AdaptedBackbone, match_index
+from ..mechanism.context import TaskContext
+from ..mechanism.insertion import ChannelsFirst, find_modules
+from ..mechanism.regions import StackFn
+from ..support import get_support
 
 KNOWLEDGE = ('affine', 'dwconv')
 TASK_FEATURES = ('last', 'all', None)

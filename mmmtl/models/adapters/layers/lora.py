@@ -32,7 +32,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .context import current_context
+from ..mechanism.context import current_context
 
 FROZEN_INPUTS = ('shared', 'task')
 

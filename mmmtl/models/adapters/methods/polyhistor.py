@@ -35,9 +35,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .context import current_context
-from .support import require_support
+from ..mechanism.base import AdaptedBackbone
+from ..mechanism.context import current_context
+from ..support import require_support
 
 TEMPLATES = ('stage', 'shared')
 KERNELS = 'polyhistor_kernels'

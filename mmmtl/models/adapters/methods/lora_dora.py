@@ -7,9 +7,9 @@ Every linear layer of the chosen roles (Swin: ``qkv``, ``proj``, ``fc1``,
 s = alpha / r:
 
 * ``LoRA``: y = W x + b + s B A dropout(x)
-  (:class:`~mmmtl.models.adapters.lora.LoRALinear`);
+  (:class:`~mmmtl.models.adapters.layers.lora.LoRALinear`);
 * ``DoRA``: y = (m / ||W + s B A||_c) ⊙ (W x + s B A dropout(x)) + b
-  (:class:`~mmmtl.models.adapters.dora.DoRALinear`).
+  (:class:`~mmmtl.models.adapters.layers.dora.DoRALinear`).
 
 The backbone runs once for all tasks and returns its usual list of stage
 features, which every task's decoder reads. Both fold into the plain
@@ -20,10 +20,10 @@ from typing import Sequence
 from torch import nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .dora import DoRALinear
-from .lora import LoRALinear
-from .support import require_support
+from ..mechanism.base import AdaptedBackbone
+from ..layers.dora import DoRALinear
+from ..layers.lora import LoRALinear
+from ..support import require_support
 
 #: mmmtl spec (the Polyhistor benchmark's LoRA baseline): attention qkv only.
 DEFAULT_ROLES = ('qkv', )

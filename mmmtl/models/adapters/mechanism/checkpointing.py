@@ -4,7 +4,7 @@ A checkpointed block keeps only its inputs during the forward and runs
 again during backward to rebuild what its backward needs
 (``torch.utils.checkpoint.checkpoint(..., use_reentrant=False)``). Adapter
 sites inside the block read the per-forward
-:class:`~mmmtl.models.adapters.context.TaskContext` (streams, ``collapsed``,
+:class:`~.context.TaskContext` (streams, ``collapsed``,
 ``hw_shape``, prompts, ``carry``), and some write into it (per-task
 residuals, the prompts' attention output and logits, ``carry`` entries).
 By the time backward runs, the forward has moved on (later blocks changed
@@ -37,7 +37,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .context import TaskContext, activate, active_context
-from .support import get_support
+from ..support import get_support
 
 ContextState = Dict[str, Any]
 

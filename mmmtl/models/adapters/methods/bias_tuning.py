@@ -15,7 +15,7 @@ features. Other parameters can be added with the ``trainable`` argument.
 from typing import Sequence
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
+from ..mechanism.base import AdaptedBackbone
 
 #: every bias term (``re.search`` over parameter names).
 BIAS_PATTERN = r'\.bias$'

@@ -7,7 +7,7 @@ A region is delimited by two modules of the backbone:
   the shared stream and one copy per task (or, with a custom ``stack``,
   e.g. the shared input plus each task's residual);
 * inside, every module runs once on all streams; adapter sites read the
-  :class:`~mmmtl.models.adapters.context.TaskContext` to apply each stream's
+  :class:`~.context.TaskContext` to apply each stream's
   own parameters (task-stacked weights, one batched matmul);
 * at its **exit** (a forward hook) a backbone-specific ``split`` hands the
   shared stream back to the rest of the backbone and records each task's

@@ -33,13 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .context import PromptState, current_context
-from .insertion import BoundHook
-from .lora import LoRALinear, init_low_rank_, low_rank
+from ..mechanism.base import AdaptedBackbone
+from ..mechanism.context import PromptState, current_context
+from ..mechanism.insertion import BoundHook
+from ..layers.lora import LoRALinear, init_low_rank_, low_rank
 from .mtlora import per_stage
-from .support import PromptedWindowAttention, require_support
-from .task_filters import build_task_filter
+from ..support import PromptedWindowAttention, require_support
+from ..layers.task_filters import build_task_filter
 
 ROLES = ('qkv', 'proj', 'fc1', 'fc2')
 TASK_ROLES = ('proj', 'fc1', 'fc2')

@@ -19,9 +19,9 @@ from typing import List, Sequence, Union
 from torch import nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .lora import LoRALinear
-from .support import require_support
+from ..mechanism.base import AdaptedBackbone
+from ..layers.lora import LoRALinear
+from ..support import require_support
 
 ROLES = ('qkv', 'proj', 'fc1', 'fc2')
 TASK_ROLES = ('proj', 'fc1', 'fc2')
@@ -59,7 +59,7 @@ class MTLoRA(AdaptedBackbone):
             task LoRA.
         frozen_input: ``'shared'`` (released code) or ``'task'`` (each task
             stream an independent run of the block); see
-            :class:`~mmmtl.models.adapters.lora.LoRALinear`.
+            :class:`~mmmtl.models.adapters.layers.lora.LoRALinear`.
         trainable_groups: backbone parameter groups left trainable (keys of
             the backbone support's ``TRAINABLE``).
         trainable: extra trainable backbone parameter patterns.

@@ -28,10 +28,10 @@ import torch
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .context import PromptState, current_context
-from .insertion import BoundHook
-from .support import PromptedWindowAttention, require_support
+from ..mechanism.base import AdaptedBackbone
+from ..mechanism.context import PromptState, current_context
+from ..mechanism.insertion import BoundHook
+from ..support import PromptedWindowAttention, require_support
 
 DEPTHS = ('shallow', 'deep')
 CARRY = 'vpt_prompts'

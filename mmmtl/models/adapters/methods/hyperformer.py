@@ -33,9 +33,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from .base import AdaptedBackbone
-from .context import current_context
-from .support import require_support
+from ..mechanism.base import AdaptedBackbone
+from ..mechanism.context import current_context
+from ..support import require_support
 
 HYPERNETS = ('stage', 'adapter')
 #: roles of the linear layers an adapter follows, in position-id order:

@@ -13,7 +13,7 @@ from .insertion import AdapterHook, attach, detach
 from .regions import (CollapseStreams, ExpandStreams, RegionEntry,
                       RegionExit, SplitFn, StackFn)
 from .replace import replace_module, restore_module
-from .support import require_support
+from ..support import require_support
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
 
@@ -162,7 +162,7 @@ class AdaptedBackbone(BaseModule):
         A checkpointed block stores only its inputs and is recomputed
         during backward inside this forward's context, its records there
         kept from the forward (see
-        :mod:`~mmmtl.models.adapters.checkpointing`); outputs and gradients
+        :mod:`~.checkpointing`); outputs and gradients
         are those without checkpointing.
 
         Raises:
@@ -225,7 +225,7 @@ class AdaptedBackbone(BaseModule):
         """Replace the backbone submodule ``target`` by an adapter site.
 
         The site keeps the original module (its state-dict keys unchanged,
-        see :mod:`~mmmtl.models.adapters.replace`) and calls
+        see :mod:`~.replace`) and calls
         ``adapter.forward_site(original, *args, **kwargs)``. Sites inside a
         replaced module are kept (e.g. a LoRA ``proj`` inside a replaced
         attention).
@@ -266,7 +266,7 @@ class AdaptedBackbone(BaseModule):
                    shared_stream: bool = True) -> None:
         """Run the backbone from module ``entry`` to the end of module
         ``exit`` once per task, batched (see
-        :mod:`~mmmtl.models.adapters.regions`).
+        :mod:`~.regions`).
 
         Args:
             entry: module whose input is stacked into streams.
@@ -310,7 +310,7 @@ class AdaptedBackbone(BaseModule):
     def add_shared_segment(self, target: str) -> None:
         """Inside a region, run module ``target`` once on the shared stream
         when all streams enter it equal (see
-        :mod:`~mmmtl.models.adapters.regions`); stream-aware sites inside
+        :mod:`~.regions`); stream-aware sites inside
         expand the streams at the first task-specific layer."""
         module = self.module.get_submodule(target)
         collapse, expand = CollapseStreams(), ExpandStreams()

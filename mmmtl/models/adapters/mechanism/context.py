@@ -7,7 +7,7 @@ wrapped backbone reads it with :func:`current_context`. It carries
 * the task names and the batch size B;
 * the **streams** the current activations hold. Outside a per-task region
   there is one stream, the shared one (activations of batch B). Inside a
-  region (:mod:`~mmmtl.models.adapters.regions`) the activations are the
+  region (:mod:`~.regions`) the activations are the
   streams stacked along the batch axis, stream-major: stream ``s`` is rows
   ``[s * M, (s + 1) * M)`` of a tensor of ``S * M`` rows (M = B images, or
   B * number-of-windows inside window attention). Stream 0 is the shared
@@ -171,7 +171,7 @@ def current_context() -> TaskContext:
         RuntimeError: outside such a forward (e.g. the wrapped backbone was
             called directly, or its blocks are recomputed by a checkpoint
             other than the wrapper's, see
-            :mod:`~mmmtl.models.adapters.checkpointing`).
+            :mod:`~.checkpointing`).
     """
     context = _CURRENT.get()
     if context is None:
