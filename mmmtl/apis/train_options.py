@@ -11,53 +11,28 @@ config:
   ``dtype='bfloat16'``; without CUDA (mmengine's ``AmpOptimWrapper``
   refuses to be built there), :class:`AutocastOptimWrapper`, which runs the
   forward under CPU bf16 autocast. bf16 has the exponent range of fp32, so
-  no loss scaling is needed.
+  no loss scaling is needed. The wrapper is defined (and registered) in
+  :mod:`mmmtl.engine.optim_wrapper`, so configs naming it build after
+  ``register_all_modules()`` alone; it is re-exported here and from
+  :mod:`mmmtl.apis`.
 - ``--compile [BACKEND]``: ``cfg.compile``, which mmengine's runner turns
   into ``torch.compile`` of the model's ``train_step`` (default backend
   ``inductor``, which on CPU needs a C++ compiler).
 """
 import argparse
 import warnings
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 from mmengine.config import Config
-from mmengine.optim import OptimWrapper
-from mmengine.runner.amp import autocast
-from torch import nn
 
-from mmmtl.registry import OPTIM_WRAPPERS
+from mmmtl.engine.optim_wrapper import AutocastOptimWrapper
 
 AMP_DTYPES = ('float16', 'bfloat16')
 COMPILE_BACKENDS = ('inductor', 'aot_eager', 'eager')
 
-
-@OPTIM_WRAPPERS.register_module()
-class AutocastOptimWrapper(OptimWrapper):
-    """An ``OptimWrapper`` whose forward runs under bf16 autocast on the
-    current device (CPU when there is no GPU), without loss scaling.
-
-    Args:
-        dtype: the autocast dtype; only ``'bfloat16'`` (fp16 needs loss
-            scaling: use mmengine's ``AmpOptimWrapper`` on CUDA).
-        **kwargs: ``OptimWrapper`` arguments (``optimizer``,
-            ``clip_grad``, ``accumulative_counts``).
-    """
-
-    def __init__(self, dtype: str = 'bfloat16', **kwargs) -> None:
-        if dtype not in ('bfloat16', torch.bfloat16):
-            raise ValueError(
-                f'AutocastOptimWrapper supports only bfloat16, got {dtype}; '
-                'float16 needs loss scaling (AmpOptimWrapper, CUDA)')
-        super().__init__(**kwargs)
-        self.cast_dtype = torch.bfloat16
-
-    @contextmanager
-    def optim_context(self, model: nn.Module) -> Iterator[None]:
-        """mmengine's context (gradient accumulation) plus bf16 autocast."""
-        with super().optim_context(model), autocast(dtype=self.cast_dtype):
-            yield
+__all__ = ['AMP_DTYPES', 'COMPILE_BACKENDS', 'AutocastOptimWrapper',
+           'add_speed_args', 'apply_amp', 'apply_compile',
+           'apply_speed_options']
 
 
 def add_speed_args(parser: argparse.ArgumentParser) -> None:
