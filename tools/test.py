@@ -23,6 +23,7 @@ from mmengine.dist import is_main_process  # noqa: E402
 
 from mmmtl.apis import (add_runner_args, exit_on_user_error,  # noqa: E402
                         load_config, parse_runner_args, prepare_config)
+from mmmtl.compat.dist import close_process_group  # noqa: E402
 from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
@@ -69,3 +70,4 @@ def main(argv=None) -> dict:
 
 if __name__ == '__main__':
     main()
+    close_process_group()

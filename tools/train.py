@@ -23,6 +23,7 @@ from mmengine.runner import Runner  # noqa: E402
 from mmmtl.apis import (add_runner_args, add_speed_args,  # noqa: E402
                         apply_speed_options, exit_on_user_error, load_config,
                         parse_runner_args, prepare_config)
+from mmmtl.compat.dist import close_process_group  # noqa: E402
 from mmmtl.engine import build_runner  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
@@ -84,3 +85,4 @@ def main(argv=None) -> Runner:
 
 if __name__ == '__main__':
     main()
+    close_process_group()

@@ -104,3 +104,15 @@ def cpu_ddp_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
     return dict(type='MMDistributedDataParallel', device_ids=None,
                 broadcast_buffers=False,
                 find_unused_parameters=find_unused_parameters)
+
+
+def close_process_group() -> None:
+    """Destroy the default process group once a run has finished.
+
+    A process that exits with a live gloo group can abort in interpreter
+    finalisation ("terminate called without an active exception", SIGABRT)
+    while the group's worker threads are torn down. Called only after a run
+    succeeded: a rank that failed must not wait in a collective shutdown.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
