@@ -25,6 +25,7 @@ from .mechanism.replace import AdaptedSite, replace_module, restore_module
 from .methods.bias_tuning import BitFit, DecoderOnly, RelPosBiasTuning
 from .methods.bottleneck import BottleneckAdapter, LowRankAdapter
 from .methods.compacter import Compacter, CompacterPlusPlus
+from .methods.hf_peft import HFPEFTAdapter
 from .methods.hyperformer import (Hyperformer, HyperformerAdapter,
                                   HyperformerHyperNetwork)
 from .methods.lora_dora import DoRA, LoRA
@@ -51,5 +52,5 @@ __all__ = [
     'HyperformerHyperNetwork',
     'BottleneckAdapter', 'BottleneckLayer', 'LowRankAdapter',
     'LowRankProjection', 'Compacter', 'CompacterPlusPlus', 'PHMProjection',
-    'PHMRule'
+    'PHMRule', 'HFPEFTAdapter'
 ]
