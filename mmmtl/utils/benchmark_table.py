@@ -12,7 +12,7 @@ Two stages, used by ``tools/analysis/benchmark_table.py``:
   (``<timestamp>/vis_data/scalars.json``, the last validation or the one
   the best checkpoint was saved at), builds the model from the config
   dumped there to count its trainable parameters in both conventions of
-  :mod:`mmmtl.models.adapters.counting`, and merges the single-task runs
+  :mod:`mmmtl.analysis.counting`, and merges the single-task runs
   of a method into one row; :func:`write_outputs` writes ``table.md``,
   ``table.csv``, ``table.json`` and ``delta_m_vs_params.png``.
 """
@@ -33,11 +33,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from matplotlib.figure import Figure
 from mmengine.config import Config, DictAction
 
+from mmmtl.analysis.counting import CONVENTIONS, DESCRIPTIONS, param_report
 from mmmtl.apis import load_config
 from mmmtl.evaluation.functional import delta_m, is_lower_better
 from mmmtl.evaluation.metrics import MultiTaskMetric
-from mmmtl.models.adapters.counting import (CONVENTIONS, DESCRIPTIONS,
-                                            param_report)
 from mmmtl.registry import METRICS, MODELS
 
 #: file written into each work dir by ``run``: method, task, config.

@@ -17,9 +17,9 @@ import cv2
 import pytest
 from mmengine.config import Config
 
+from mmmtl.analysis.counting import CONVENTIONS, param_report
 from mmmtl.apis import load_config
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
-from mmmtl.models.adapters.counting import CONVENTIONS, param_report
 from mmmtl.registry import MODELS
 from mmmtl.utils.benchmark_table import (BenchmarkError, collect,
                                          parse_cfg_options, plan_runs,

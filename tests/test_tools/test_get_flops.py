@@ -5,12 +5,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmmtl.analysis import flops as flops_module
+from mmmtl.analysis.complexity import component_rows, format_complexity_report
+from mmmtl.analysis.counting import param_report
+from mmmtl.analysis.flops import component_flops
 from mmmtl.apis import load_config
 from mmmtl.registry import MODELS
-from mmmtl.utils import flops as flops_module
-from mmmtl.models.adapters import param_report
-from mmmtl.utils.complexity import component_rows, format_complexity_report
-from mmmtl.utils.flops import component_flops
 from repo_files import REPO, load_module
 
 CONFIGS = REPO / 'configs'

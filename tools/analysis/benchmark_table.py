@@ -27,8 +27,8 @@ from typing import List, Union
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
+from mmmtl.analysis.counting import CONVENTIONS  # noqa: E402
 from mmmtl.apis import exit_on_user_error  # noqa: E402
-from mmmtl.models.adapters.counting import CONVENTIONS  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 from mmmtl.utils.benchmark_table import (PICKS, BenchmarkError,  # noqa: E402
                                          Row, RunSpec, collect, plan_runs,

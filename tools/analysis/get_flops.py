@@ -10,7 +10,7 @@ Builds the model as ``tools/train.py`` would, without loading any weights
 is fine), and prints one line per component: the backbone (one plain
 pass), the adapters (everything the method adds to it), the neck, each
 task head and the total, with GFLOPs of one forward of one image for all
-tasks (mmengine's ``FlopAnalyzer``; see :mod:`mmmtl.utils.flops` for the
+tasks (mmengine's ``FlopAnalyzer``; see :mod:`mmmtl.analysis.flops` for the
 counters and what each line includes), parameters and trainable
 parameters (``param_report``). Then it times ``model.predict`` on the
 device (``--repeats 0`` skips the timing).
@@ -30,15 +30,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
+from mmmtl.analysis import (COUNTERS, check_timing,  # noqa: E402
+                            component_flops, component_rows,
+                            format_complexity_report, inference_throughput,
+                            param_report)
 from mmmtl.apis import exit_on_user_error, load_config  # noqa: E402
-from mmmtl.models.adapters import param_report  # noqa: E402
 from mmmtl.registry import MODELS  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
-from mmmtl.utils.complexity import (component_rows,  # noqa: E402
-                                    format_complexity_report)
-from mmmtl.utils.flops import COUNTERS, component_flops  # noqa: E402
-from mmmtl.utils.throughput import (check_timing,  # noqa: E402
-                                    inference_throughput)
 
 DEFAULT_SHAPE = (448, 448)
 

@@ -6,7 +6,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmmtl.models.adapters.counting import format_param_report, param_report
+from mmmtl.analysis.counting import format_param_report, param_report
 from mmmtl.registry import HOOKS
 
 

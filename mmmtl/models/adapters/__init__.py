@@ -10,7 +10,7 @@ Subpackages by role:
 * ``methods``: one small file per method: its layers and insertion policy;
 * ``support``: what methods need from inside each backbone family.
 """
-from .counting import format_param_report, param_report
+from mmmtl.analysis.counting import format_param_report, param_report
 from .layers.bottleneck import BottleneckLayer, LowRankProjection
 from .layers.dora import DoRALinear
 from .layers.lora import LoRALinear

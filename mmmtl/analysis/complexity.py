@@ -4,7 +4,7 @@ from typing import Dict, List
 
 from torch import nn
 
-from mmmtl.models.adapters.counting import count_params
+from .counting import count_params
 
 #: what each line of the table counts (heads: every ``head <task>``)
 DESCRIPTIONS = {
@@ -26,8 +26,8 @@ def _params(module: nn.Module) -> int:
 
 def component_params(model: nn.Module, report: Dict) -> Dict[str, tuple]:
     """``{component: (params, trainable)}`` for the components of
-    :func:`~mmmtl.utils.flops.component_flops`, from ``report``
-    (:func:`~mmmtl.models.adapters.param_report` of ``model``)."""
+    :func:`~mmmtl.analysis.flops.component_flops`, from ``report``
+    (:func:`~mmmtl.analysis.counting.param_report` of ``model``)."""
     params = {
         'backbone': (report['backbone_total'], report['wrapped_trainable']),
         'adapters': (report['adapters'], report['backbone_trainable'] -

@@ -29,7 +29,9 @@ from mmengine.analysis import FlopAnalyzer
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mmmtl.models.adapters import AdaptedBackbone
+# the defining module, not the package: mmmtl.models.adapters imports
+# mmmtl.analysis.counting, so this module may load while it does
+from mmmtl.models.adapters.mechanism.base import AdaptedBackbone
 
 COUNTERS = ('auto', 'jit', 'ops')
 COUNTER_NAMES = {
