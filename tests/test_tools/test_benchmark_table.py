@@ -17,14 +17,14 @@ import cv2
 import pytest
 from mmengine.config import Config
 
+from mmmtl.analysis.benchmark_table import (BenchmarkError, collect,
+                                            parse_cfg_options, plan_runs,
+                                            plot_delta_m_vs_params,
+                                            read_config_list, run_locally)
 from mmmtl.analysis.counting import CONVENTIONS, param_report
 from mmmtl.apis import load_config
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
 from mmmtl.registry import MODELS
-from mmmtl.utils.benchmark_table import (BenchmarkError, collect,
-                                         parse_cfg_options, plan_runs,
-                                         plot_delta_m_vs_params,
-                                         read_config_list, run_locally)
 from repo_files import REPO, load_module
 
 TASKS = ('semseg', 'depth')

@@ -27,13 +27,12 @@ from typing import List, Union
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
+from mmmtl.analysis.benchmark_table import (  # noqa: E402
+    PICKS, BenchmarkError, Row, RunSpec, collect, plan_runs, read_config_list,
+    run_locally, write_outputs, write_slurm_scripts)
 from mmmtl.analysis.counting import CONVENTIONS  # noqa: E402
 from mmmtl.apis import exit_on_user_error  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
-from mmmtl.utils.benchmark_table import (PICKS, BenchmarkError,  # noqa: E402
-                                         Row, RunSpec, collect, plan_runs,
-                                         read_config_list, run_locally,
-                                         write_outputs, write_slurm_scripts)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')

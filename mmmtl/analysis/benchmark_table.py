@@ -33,11 +33,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from matplotlib.figure import Figure
 from mmengine.config import Config, DictAction
 
-from mmmtl.analysis.counting import CONVENTIONS, DESCRIPTIONS, param_report
 from mmmtl.apis import load_config
 from mmmtl.evaluation.functional import delta_m, is_lower_better
 from mmmtl.evaluation.metrics import MultiTaskMetric
 from mmmtl.registry import METRICS, MODELS
+from .counting import CONVENTIONS, DESCRIPTIONS, param_report
 
 #: file written into each work dir by ``run``: method, task, config.
 MARKER = 'benchmark_run.json'
