@@ -15,9 +15,9 @@ import torch
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import MessageHub
 
+from mmmtl.engine.atomic_files import remove_stale_temp_files
 from mmmtl.engine.hooks import AtomicCheckpointHook
-from mmmtl.engine.hooks.atomic_files import remove_stale_temp_files
-from mmmtl.engine.hooks.process_state import this_host
+from mmmtl.engine.process_state import this_host
 
 
 class Crash(Exception):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from mmmtl.engine.hooks import WorkDirLock, WorkDirLockedError, WorkDirLockHook
-from mmmtl.engine.hooks.process_state import pid_is_running, this_host
+from mmmtl.engine.process_state import pid_is_running, this_host
 
 
 @pytest.fixture

@@ -339,7 +339,7 @@ def test_refused_run_keeps_the_live_runs_config_copy(setup, tmp_path,
     import json
 
     from mmmtl.engine import build_runner
-    from mmmtl.engine.hooks.process_state import this_host
+    from mmmtl.engine.process_state import this_host
     from mmmtl.engine.hooks.work_dir_lock_hook import WorkDirLockedError
     cfg_path = config(setup, tmp_path / 'cfg.py')
     work_dir = tmp_path / 'work'

@@ -42,9 +42,9 @@ from mmmtl.compat.checkpoint import checkpoint_loading  # noqa: E402
 from mmmtl.engine.adapter_checkpoint import (  # noqa: E402
     ADAPTER_ONLY_KEY, is_adapter_checkpoint, load_adapter_checkpoint,
     make_adapter_only)
+from mmmtl.engine.atomic_files import commit, temp_name  # noqa: E402
 from mmmtl.engine.checkpoint_check import (  # noqa: E402
     check_checkpoint_fits, model_state_dict)
-from mmmtl.engine.hooks.atomic_files import commit, temp_name  # noqa: E402
 from mmmtl.registry import MODELS  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 

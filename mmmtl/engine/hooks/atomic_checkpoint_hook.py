@@ -8,8 +8,8 @@ from mmengine.hooks import CheckpointHook
 
 from mmmtl.registry import HOOKS
 from ..adapter_checkpoint import make_adapter_only
-from .atomic_files import (commit, remove_stale_temp_files, temp_name,
-                           write_text_atomically)
+from ..atomic_files import (commit, remove_stale_temp_files, temp_name,
+                            write_text_atomically)
 
 
 @HOOKS.register_module()

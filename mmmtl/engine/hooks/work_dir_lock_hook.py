@@ -11,7 +11,7 @@ from mmengine.dist import broadcast_object_list, is_main_process
 from mmengine.hooks import Hook
 
 from mmmtl.registry import HOOKS
-from .process_state import pid_is_running, this_host
+from ..process_state import pid_is_running, this_host
 
 LOCK_NAME = '.lock'
 
