@@ -28,15 +28,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.runner.checkpoint import _load_checkpoint
 from mmengine.utils import ProgressBar
 from torch import Tensor, nn
 
 from mmmtl.compat.checkpoint import checkpoint_loading
-from mmmtl.engine.adapter_checkpoint import (is_adapter_checkpoint,
-                                             load_adapter_checkpoint)
-from mmmtl.engine.checkpoint_check import (check_checkpoint_fits,
-                                           model_state_dict)
+from mmmtl.engine.adapter_checkpoint import load_checkpoint_into
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
 from mmmtl.structures import get_task
 from mmmtl.utils import register_all_modules
@@ -287,23 +283,14 @@ class MultiTaskInferencer:
         """Copy the checkpoint's weights after checking that they are all
         the model's (adapter-only: initialise the model, then load over
         it); without one, initialise the model (warning)."""
-        with checkpoint_loading(unsafe=unsafe_load):
-            if checkpoint is None:
-                warnings.warn('MultiTaskInferencer: no checkpoint given, the '
-                              'model runs its initial (random) weights and '
-                              'its predictions mean nothing')
-                self.model.init_weights()
-                return
-            loaded = _load_checkpoint(checkpoint, map_location='cpu')
-            adapter_only = is_adapter_checkpoint(loaded)
-            if adapter_only:
-                self.model.init_weights()
-        if adapter_only:
-            load_adapter_checkpoint(self.model, loaded, checkpoint)
+        if checkpoint is not None:
+            load_checkpoint_into(self.model, checkpoint, unsafe_load)
             return
-        check_checkpoint_fits(self.model, loaded, checkpoint,
-                              initialised=False)
-        self.model.load_state_dict(model_state_dict(loaded, checkpoint))
+        with checkpoint_loading(unsafe=unsafe_load):
+            warnings.warn('MultiTaskInferencer: no checkpoint given, the '
+                          'model runs its initial (random) weights and its '
+                          'predictions mean nothing')
+            self.model.init_weights()
 
     def _check_tasks(self, tasks: Optional[Sequence[str]]) -> List[str]:
         """``tasks`` (default all the model's), each one of the model's.

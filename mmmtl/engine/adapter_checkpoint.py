@@ -21,14 +21,17 @@ resume from it. It is loaded over a model that was built and initialised
 as usual (``init_weights`` loads the config's pretrained backbone): the
 saved entries must be exactly the ones the model trains, and the
 fingerprint of the model's other entries must equal the recorded one
-(:func:`load_adapter_checkpoint`).
+(:func:`load_adapter_checkpoint`). :func:`load_checkpoint_into` loads a
+checkpoint file of either form into a model built from its config.
 """
 import hashlib
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
+from mmengine.runner.checkpoint import _load_checkpoint
 from torch import Tensor, nn
 
+from mmmtl.compat.checkpoint import checkpoint_loading
 from .checkpoint_check import (CheckpointMismatchError, check_checkpoint_fits,
                                model_state_dict)
 from .trained_state import (ADAPTER_ONLY_KEY, is_adapter_checkpoint,
@@ -37,8 +40,9 @@ from .trained_state import (ADAPTER_ONLY_KEY, is_adapter_checkpoint,
 __all__ = [
     'ADAPTER_ONLY_KEY', 'FORMAT_VERSION', 'BaseWeightsMismatchError',
     'adapter_state_dict', 'adapter_record', 'base_fingerprint',
-    'is_adapter_checkpoint', 'load_adapter_checkpoint', 'make_adapter_only',
-    'pretrained_sources', 'trained_state_keys'
+    'is_adapter_checkpoint', 'load_adapter_checkpoint',
+    'load_checkpoint_into', 'make_adapter_only', 'pretrained_sources',
+    'trained_state_keys'
 ]
 
 FORMAT_VERSION = 1
@@ -219,4 +223,41 @@ def load_adapter_checkpoint(model: nn.Module, checkpoint: dict,
             'build the model with the pretrained weights the checkpoint was '
             'trained on, or use its full checkpoint')
     model.load_state_dict(state, strict=False)
+    return checkpoint
+
+
+def load_checkpoint_into(model: nn.Module, filename: str,
+                         unsafe: bool = False) -> dict:
+    """Read the checkpoint ``filename`` without running code from it and
+    load it into ``model``, built from its config and not initialised.
+
+    A full checkpoint must hold every entry of the model
+    (:func:`~mmmtl.engine.checkpoint_check.check_checkpoint_fits`); an
+    adapter-only one is loaded over the model initialised with its
+    pretrained backbone (:func:`load_adapter_checkpoint`).
+
+    Args:
+        model: the model, as built (``init_weights`` did not run).
+        filename: the checkpoint, as mmengine's loaders name it.
+        unsafe: fully unpickle the file (runs code from it; trusted files
+            only, see :func:`~mmmtl.compat.checkpoint.checkpoint_loading`).
+
+    Returns:
+        the loaded checkpoint.
+
+    Raises:
+        CheckpointReadError: the file cannot be read or is refused
+            (:mod:`mmmtl.compat.checkpoint`).
+        CheckpointMismatchError: it does not hold the model's weights.
+    """
+    with checkpoint_loading(unsafe=unsafe):
+        checkpoint = _load_checkpoint(filename, map_location='cpu')
+        adapter_only = is_adapter_checkpoint(checkpoint)
+        if adapter_only:
+            model.init_weights()
+    if adapter_only:
+        load_adapter_checkpoint(model, checkpoint, filename)
+    else:
+        check_checkpoint_fits(model, checkpoint, filename, initialised=False)
+        model.load_state_dict(model_state_dict(checkpoint, filename))
     return checkpoint

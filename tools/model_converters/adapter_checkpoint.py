@@ -32,19 +32,16 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
 
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner.checkpoint import (_load_checkpoint,  # noqa: E402
-                                        weights_to_cpu)
+from mmengine.runner.checkpoint import weights_to_cpu  # noqa: E402
 from torch import nn  # noqa: E402
 
 from mmmtl.apis import exit_on_user_error, load_config  # noqa: E402
 from mmmtl.apis.runner_setup import replace_sync_bn  # noqa: E402
-from mmmtl.compat.checkpoint import checkpoint_loading  # noqa: E402
 from mmmtl.engine.adapter_checkpoint import (  # noqa: E402
-    ADAPTER_ONLY_KEY, is_adapter_checkpoint, load_adapter_checkpoint,
+    ADAPTER_ONLY_KEY, is_adapter_checkpoint, load_checkpoint_into,
     make_adapter_only)
 from mmmtl.engine.atomic_files import commit, temp_name  # noqa: E402
-from mmmtl.engine.checkpoint_check import (  # noqa: E402
-    check_checkpoint_fits, model_state_dict)
+from mmmtl.engine.checkpoint_check import check_checkpoint_fits  # noqa: E402
 from mmmtl.registry import MODELS  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
@@ -82,23 +79,6 @@ def build_model(model_cfg: dict) -> nn.Module:
     model_cfg = copy.deepcopy(model_cfg)
     replace_sync_bn(model_cfg)
     return MODELS.build(model_cfg)
-
-
-def load_into(model: nn.Module, path: str, unsafe: bool) -> dict:
-    """Read ``path`` safely and load it into ``model``: a full checkpoint
-    must hold every entry; an adapter-only one is loaded over the model
-    initialised with its pretrained backbone. Returns the checkpoint."""
-    with checkpoint_loading(unsafe=unsafe):
-        checkpoint = _load_checkpoint(path, map_location='cpu')
-        adapter_only = is_adapter_checkpoint(checkpoint)
-        if adapter_only:
-            model.init_weights()
-    if adapter_only:
-        load_adapter_checkpoint(model, checkpoint, path)
-    else:
-        check_checkpoint_fits(model, checkpoint, path, initialised=False)
-        model.load_state_dict(model_state_dict(checkpoint, path))
-    return checkpoint
 
 
 def save(checkpoint: dict, path: str) -> None:
@@ -182,7 +162,7 @@ def main(argv=None) -> Optional[str]:
     if not osp.isfile(args.input):
         raise FileNotFoundError(f'checkpoint not found: {args.input}')
     model = build_model(cfg.model)
-    checkpoint = load_into(model, args.input, args.unsafe_load)
+    checkpoint = load_checkpoint_into(model, args.input, args.unsafe_load)
     adapter_only = is_adapter_checkpoint(checkpoint)
     snippet = None
     if args.merge:
