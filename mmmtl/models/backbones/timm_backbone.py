@@ -98,6 +98,7 @@ class TimmMultiScaleBackbone(BaseModule):
         self.model_name = model_name
         self.checkpoint = checkpoint
         self.model_kwargs = dict(model_kwargs or {})
+        self.grid_shape: Optional[tuple] = None
         feature_kwargs = dict(features_only=True)
         if out_indices is not None:
             feature_kwargs['out_indices'] = tuple(out_indices)
@@ -126,9 +127,38 @@ class TimmMultiScaleBackbone(BaseModule):
             self.out_channels = list(channels)
             self.out_strides = list(strides)
 
+    @property
+    def is_vit(self) -> bool:
+        """Whether the model is a timm ``VisionTransformer`` (plain ViT,
+        DINOv2, register tokens) behind timm's feature getter."""
+        return isinstance(getattr(self.model, 'model', None),
+                          timm.models.VisionTransformer)
+
+    def _vit_features(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """The ViT's taps as maps, each reshaped by its own batch size.
+
+        timm's own reshape uses the input's batch size, which would fold
+        the task streams of an adapter region (``(S * B, L, C)``) into the
+        channels; here every tap keeps its rows.
+        """
+        vit = self.model.model
+        self.grid_shape = tuple(vit.patch_embed.dynamic_feat_size(
+            x.shape[-2:]))
+        taps = vit.forward_intermediates(
+            x, indices=self.model.out_indices, norm=self.model.norm,
+            output_fmt='NLC', intermediates_only=True)
+        return [self.tokens_to_map(t) for t in taps]
+
+    def tokens_to_map(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Patch tokens (N, H * W, C) of the current forward -> (N, C, H,
+        W)."""
+        height, width = self.grid_shape
+        return tokens.reshape(tokens.shape[0], height, width, -1).permute(
+            0, 3, 1, 2).contiguous()
+
     def forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """Image (B, 3, H, W) -> list of (B, C_i, H_i, W_i)."""
-        feats = self.model(x)
+        feats = self._vit_features(x) if self.is_vit else self.model(x)
         if self.channels_last:
             feats = [f.permute(0, 3, 1, 2).contiguous() for f in feats]
         if self.pyramid is not None:

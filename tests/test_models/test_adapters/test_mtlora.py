@@ -100,8 +100,8 @@ def test_identity_at_init_equals_frozen_backbone(merged):
     feats = model(x)
     assert set(feats) == set(TASKS)
     for task in TASKS:
-        for a, b in zip(feats[task], expected):
-            torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+        for a, b in zip(feats[task], expected):  # batched rows: reordered sums
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     assert [f.shape[1] for f in expected] == (
         [48, 96, 192, 192] if merged else [24, 48, 96, 192])
 

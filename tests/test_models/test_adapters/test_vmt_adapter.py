@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmmtl.models.adapters import VMTLayer, param_report
+from mmmtl.models.adapters import TaskContext, VMTLayer, param_report
+from mmmtl.models.adapters.mechanism.context import activate
 from mmmtl.registry import MODELS
 from toy_backbones import images, tiny_swin
 
@@ -79,12 +80,13 @@ def test_bad_inputs_name_the_key():
 def test_mean_knowledge_equals_mean_of_task_adapters(knowledge, tied):
     layer = VMTLayer(12, 5, TASKS, scale=0.7, knowledge=knowledge, tied=tied)
     randomise(layer)
-    layer.hw_shape = (3, 4)
     u = torch.randn(2, 12, 12)
-    per_task = layer.forward_per_task(u)
+    with activate(TaskContext(tasks=TASKS, batch_size=2, hw_shape=(3, 4))):
+        per_task = layer.forward_per_task(u)
+        unified = layer(u)
+        shared, residuals = layer.forward_with_tasks(u)
     mean = torch.stack(list(per_task.values())).mean(0)
-    torch.testing.assert_close(layer(u), mean, rtol=1e-5, atol=1e-6)
-    shared, residuals = layer.forward_with_tasks(u)
+    torch.testing.assert_close(unified, mean, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(shared, mean, rtol=1e-5, atol=1e-6)
     for task in TASKS:
         torch.testing.assert_close(shared + residuals[task], per_task[task],
@@ -221,8 +223,9 @@ def test_dwconv_knowledge_on_swin_tokens():
     for a, b in zip(model(x)['saliency'], plain(x)):
         assert torch.equal(a, b)
     layer = model.adapters['stages_0_blocks_1_ffn']
-    assert layer.hw_shape == (8, 8)
     assert layer.kernel.shape == (4, 8, 3, 3)
+    with pytest.raises(ValueError, match="'probes'"):
+        layer(torch.randn(1, 64, 24))  # tokens outside a probed block
 
 
 def test_training_lowers_every_task_loss():

@@ -13,7 +13,7 @@ from .insertion import AdapterHook, attach, detach
 from .regions import (CollapseStreams, ExpandStreams, RegionEntry,
                       RegionExit, SplitFn, StackFn)
 from .replace import replace_module, restore_module
-from ..support import require_support
+from ..support import Region, get_support, require_support
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
 
@@ -83,9 +83,15 @@ class AdaptedBackbone(BaseModule):
     """
 
     accepts_tasks = True
+    #: backbone-support capabilities the method needs (see
+    #: ``adapters/support/base.py``); checked by :meth:`backbone_support`.
+    requires: Tuple[str, ...] = ('names', )
     #: backbone parameter groups the method leaves trainable (keys of the
-    #: backbone support's ``TRAINABLE``); see :meth:`method_trainable`.
-    trainable_groups: Tuple[str, ...] = ()
+    #: backbone support's ``trainable``), every one required; None: those
+    #: of :attr:`default_trainable_groups` the family has. See
+    #: :meth:`method_trainable`.
+    trainable_groups: Optional[Tuple[str, ...]] = ()
+    default_trainable_groups: Tuple[str, ...] = ()
 
     def __init__(self, module: dict, tasks: Sequence[str],
                  trainable: Sequence[str] = (),
@@ -133,25 +139,44 @@ class AdaptedBackbone(BaseModule):
         raise NotImplementedError(
             f'{type(self).__name__} must implement insert_adapters()')
 
+    def backbone_support(self, *needs: str):
+        """The support of the wrapped backbone's family, checked for the
+        capabilities ``needs`` (default :attr:`requires`).
+
+        Raises:
+            UnsupportedBackboneError: naming this method, the missing
+                capability and the family.
+        """
+        return require_support(self.module, type(self).__name__,
+                               needs or self.requires)
+
     def method_trainable(self) -> Sequence[str]:
         """Patterns of backbone parameters the method itself leaves
         trainable (called after :meth:`insert_adapters`), before those of
         the ``trainable`` argument: the backbone support's patterns of
-        :attr:`trainable_groups`."""
-        if not self.trainable_groups:
-            return ()
-        support = require_support(self.module, type(self).__name__)
-        return support.trainable_patterns(self.trainable_groups)
+        :attr:`trainable_groups`, and the parameters the family adds that
+        no pretrained checkpoint holds (e.g. a ViT's feature pyramid)."""
+        support = get_support(self.module)
+        patterns = list(support.new_parameters) if support else []
+        groups = self.trainable_groups
+        if groups is None:
+            groups = [g for g in self.default_trainable_groups
+                      if support is not None and g in support.trainable]
+        if groups:
+            patterns += self.backbone_support('names').trainable_patterns(
+                groups)
+        return patterns
 
     def _honour_checkpointing(self) -> None:
-        """``with_cp=True`` in the wrapped backbone: sites read the
-        per-forward context, which mmseg's own (reentrant) checkpoint does
+        """Activation checkpointing requested by the wrapped backbone
+        (mmseg ``with_cp=True``, timm ``grad_checkpointing``): sites read
+        the per-forward context, which the backbone's own checkpoint does
         not restore when it recomputes a block, so the wrapper checkpoints
         the blocks itself (:meth:`set_block_checkpointing`). A backbone
         without sites or hooks keeps its own checkpointing."""
         if not (self.adapters or self._hooks):
             return
-        if any(getattr(m, 'with_cp', False) for m in self.module.modules()):
+        if checkpointing.requested(self.module):
             self.set_block_checkpointing(True)
 
     def set_block_checkpointing(self, enabled: bool = True) -> None:
@@ -278,12 +303,13 @@ class AdaptedBackbone(BaseModule):
             split: backbone-specific split of ``exit``'s output.
             stack: custom stacking of ``entry``'s input.
             shared_stream: whether a shared stream runs next to the task
-                streams (it must, when the region has an exit).
+                streams (it must when the region has an exit; a region to
+                the end needs one only when its sites expect it).
         """
         if exit is None:
-            if self._streams_to_end or shared_stream:
-                raise ValueError('a region to the end of the backbone has '
-                                 'no shared stream, and there is only one')
+            if self._streams_to_end:
+                raise ValueError('there is only one region to the end of '
+                                 'the backbone')
             self._streams_to_end = True
         elif out_index in self._region_outputs:
             raise KeyError(f'output {out_index} already has a region')
@@ -298,13 +324,14 @@ class AdaptedBackbone(BaseModule):
             self._hooks.append((exit, exit_hook))
             self._region_outputs.append(out_index)
 
-    def add_stage_regions(self, support) -> None:
-        """A per-task region at the last block of each output stage (to the
-        end of the stage), with that block's attention a shared segment,
-        as the backbone ``support`` places them (MTLoRA, TADFormer)."""
-        for entry, exit, index, split in support.stage_regions():
-            self.add_region(entry, exit, index, split)
-        for segment in support.region_shared_segments():
+    def add_regions(self, regions: Sequence[Region],
+                    shared_segments: Sequence[str] = ()) -> None:
+        """:meth:`add_region` for each placed :class:`Region` (as a backbone
+        support places them), then :meth:`add_shared_segment` for each of
+        ``shared_segments``."""
+        for region in regions:
+            self.add_region(*region)
+        for segment in shared_segments:
             self.add_shared_segment(segment)
 
     def add_shared_segment(self, target: str) -> None:

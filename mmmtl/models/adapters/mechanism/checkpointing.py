@@ -131,9 +131,20 @@ class CheckpointedForward:
                           context_fn=contexts, **kwargs)
 
 
+def requested(backbone: nn.Module) -> bool:
+    """Whether ``backbone`` asks for activation checkpointing: its family's
+    support says (``with_cp``, timm's ``grad_checkpointing``); without a
+    support, any module with ``with_cp=True``."""
+    support = get_support(backbone)
+    if support is not None:
+        return support.checkpointing_requested()
+    return any(getattr(m, 'with_cp', False) for m in backbone.modules())
+
+
 def block_names(backbone: nn.Module, method: str) -> List[str]:
-    """Names of the blocks of ``backbone`` that can be checkpointed (mmseg
-    Swin: ``stages.{i}.blocks.{j}``).
+    """Names of the blocks of ``backbone`` that can be checkpointed, in
+    forward order; the family's own checkpointing is switched off (the
+    blocks' ``with_cp`` by :func:`install`, timm's flags here).
 
     Raises:
         ValueError: naming ``method`` and the modules that ask for
@@ -141,15 +152,16 @@ def block_names(backbone: nn.Module, method: str) -> List[str]:
             no support telling its blocks.
     """
     support = get_support(backbone)
-    if support is None or not hasattr(support, 'blocks'):
+    if support is None:
         flagged = [name for name, module in backbone.named_modules()
                    if getattr(module, 'with_cp', False)]
         where = f' (with_cp=True on {flagged[:3]})' if flagged else ''
         raise ValueError(
             f'{method} cannot checkpoint the blocks of '
             f'{type(backbone).__name__}{where}: activation checkpointing '
-            'with adapter sites needs backbone support naming its blocks '
-            '(mmseg Swin); set with_cp=False')
+            'with adapter sites needs backbone support naming its blocks; '
+            'set with_cp=False')
+    support.stop_own_checkpointing()
     return [name for _, name in support.blocks('all')]
 
 

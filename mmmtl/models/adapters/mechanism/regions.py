@@ -28,6 +28,7 @@ family's regions start and end and how to split their outputs.
 """
 from typing import Any, Callable, Dict, Optional, Tuple
 
+import torch
 from torch import Tensor, nn
 
 from .context import TaskContext, current_context
@@ -114,3 +115,16 @@ class ExpandStreams:
             return output
         context.collapsed = False
         return context.stack(output)
+
+
+def residual_stack(out_index: int) -> StackFn:
+    """Region stacking from stage-point residuals: the shared input, then
+    shared + task t's residuals recorded for ``out_index``, (B, ...) ->
+    ((1 + T) * B, ...)."""
+
+    def stack(context: TaskContext, x: Tensor) -> Tensor:
+        residuals = context.residuals.pop(out_index)
+        return torch.cat([x] + [x + residuals[task]
+                                for task in context.tasks])
+
+    return stack

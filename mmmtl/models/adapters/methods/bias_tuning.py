@@ -41,7 +41,7 @@ class BitFit(FrozenBackboneMethod):
     """Only the backbone's bias terms (names ending in ``.bias``) train."""
 
     def method_trainable(self) -> Sequence[str]:
-        return (BIAS_PATTERN, )
+        return tuple(super().method_trainable()) + (BIAS_PATTERN, )
 
 
 @MODELS.register_module()

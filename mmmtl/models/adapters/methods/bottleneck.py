@@ -26,7 +26,6 @@ from mmmtl.registry import MODELS
 from ..layers.bottleneck import (BottleneckLayer, DenseProjection,
                                  LowRankProjection, Projection)
 from ..mechanism.base import AdaptedBackbone
-from ..support import require_support
 
 # Sites of each placement: (block part, hook mode).
 PLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
@@ -116,7 +115,7 @@ class BottleneckAdapter(AdaptedBackbone):
 
     def insert_adapters(self) -> None:
         """One adapter per site of every block."""
-        support = require_support(self.module, type(self).__name__)
+        support = self.backbone_support()
         for stage, block in support.blocks():
             channels = support.channels(stage)
             for site, mode in self.site_modes(support, block):

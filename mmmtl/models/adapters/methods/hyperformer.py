@@ -35,7 +35,6 @@ from torch import Tensor, nn
 from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import current_context
-from ..support import require_support
 
 HYPERNETS = ('stage', 'adapter')
 #: roles of the linear layers an adapter follows, in position-id order:
@@ -63,9 +62,9 @@ def houlsby_sites(support) -> List[Tuple[int, int, int, str]]:
     every block, in block order: position 0 follows the attention
     projection, 1 the MLP (``POSITIONS``); layer is the block's index over
     the whole backbone."""
-    sites = support.role_sites(POSITIONS)
-    return [(stage, index // len(POSITIONS), index % len(POSITIONS), name)
-            for index, (stage, _, name) in enumerate(sites)]
+    return [(stage, layer, position, support.linear(block, role))
+            for layer, (stage, block) in enumerate(support.blocks())
+            for position, role in enumerate(POSITIONS)]
 
 
 class AdapterGenerator(nn.Module):
@@ -284,7 +283,7 @@ class Hyperformer(AdaptedBackbone):
         """The shared hypernetwork, a sequential adapter after every
         attention projection and MLP, and one region of task streams from
         the first block to the end."""
-        support = require_support(self.module, type(self).__name__)
+        support = self.backbone_support()
         sites = houlsby_sites(support)
         self.add_shared('hyper', HyperformerHyperNetwork(
             len(self.tasks), [site[:3] for site in sites],

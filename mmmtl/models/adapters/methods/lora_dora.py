@@ -24,7 +24,6 @@ from ..mechanism.base import AdaptedBackbone
 from ..mechanism.insertion import find_modules
 from ..layers.dora import DoRALinear
 from ..layers.lora import LoRALinear
-from ..support import require_support
 
 #: mmmtl spec (the Polyhistor benchmark's LoRA baseline): attention qkv only.
 DEFAULT_ROLES = ('qkv', )
@@ -122,7 +121,7 @@ class LowRankBackbone(AdaptedBackbone):
         """``[(module name, options)]`` of every site: the ``targets``'
         matches (first matching target wins) or the support's roles."""
         if self.targets is None:
-            support = require_support(self.module, type(self).__name__)
+            support = self.backbone_support()
             return [(name, {})
                     for _, _, name in support.role_sites(self.roles)]
         sites: Dict[str, dict] = {}

@@ -14,14 +14,13 @@
 * Trainable besides the LoRA: patch embedding, every norm,
   relative-position bias tables and the patch-merging reductions.
 """
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from torch import nn
 
 from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..layers.lora import LoRALinear
-from ..support import require_support
 
 ROLES = ('qkv', 'proj', 'fc1', 'fc2')
 TASK_ROLES = ('proj', 'fc1', 'fc2')
@@ -61,10 +60,15 @@ class MTLoRA(AdaptedBackbone):
             stream an independent run of the block); see
             :class:`~mmmtl.models.adapters.layers.lora.LoRALinear`.
         trainable_groups: backbone parameter groups left trainable (keys of
-            the backbone support's ``TRAINABLE``).
+            the backbone support's ``trainable``); None: patch embedding,
+            norms, relative-position tables and patch-merging reductions,
+            those the family has (a ViT has no tables or mergings).
         trainable: extra trainable backbone parameter patterns.
         init_cfg: the wrapper's own init config.
     """
+
+    default_trainable_groups = MTLORA_TRAINABLE
+    requires = ('names', 'regions')
 
     def __init__(self, module: dict, tasks: Sequence[str],
                  rank: Union[int, Sequence[int]] = 16, task_rank: int = 4,
@@ -72,21 +76,22 @@ class MTLoRA(AdaptedBackbone):
                  dropout: float = 0.05, roles: Sequence[str] = ROLES,
                  task_roles: Sequence[str] = TASK_ROLES,
                  frozen_input: str = 'shared',
-                 trainable_groups: Sequence[str] = MTLORA_TRAINABLE,
+                 trainable_groups: Optional[Sequence[str]] = None,
                  trainable: Sequence[str] = (), init_cfg: dict = None):
         self.rank, self.task_rank = rank, task_rank
         self.scale, self.task_scale = scale, task_scale
         self.dropout, self.frozen_input = dropout, frozen_input
         self.roles, self.task_roles = tuple(roles), tuple(task_roles)
-        self.trainable_groups = tuple(trainable_groups)
+        self.trainable_groups = (None if trainable_groups is None else
+                                 tuple(trainable_groups))
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
     def insert_adapters(self) -> None:
         """LoRA sites on every role; task LoRA and a per-task region at the
         last block of each output stage."""
-        support = require_support(self.module, type(self).__name__)
-        ranks = per_stage(self.rank, len(support.depths), 'rank')
+        support = self.backbone_support()
+        ranks = per_stage(self.rank, support.num_stages, 'rank')
         task_sites = {
             name for stage, _, name in support.role_sites(
                 self.task_roles, 'last')
@@ -105,4 +110,5 @@ class MTLoRA(AdaptedBackbone):
                 task_rank=self.task_rank if per_task else 0,
                 task_scale=self.task_scale,
                 frozen_input=self.frozen_input))
-        self.add_stage_regions(support)
+        self.add_regions(support.stage_regions(),
+                         support.region_shared_segments())

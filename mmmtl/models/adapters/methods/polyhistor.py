@@ -37,7 +37,6 @@ from torch import Tensor, nn
 from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import current_context
-from ..support import require_support
 
 TEMPLATES = ('stage', 'shared')
 KERNELS = 'polyhistor_kernels'
@@ -218,7 +217,7 @@ class Polyhistor(AdaptedBackbone):
     def insert_adapters(self) -> None:
         """The shared hypernetwork, an adapter parallel to every MLP, and
         one region of task streams from the first block to the end."""
-        support = require_support(self.module, type(self).__name__)
+        support = self.backbone_support()
         sites = support.mlp_sites()
         stages = [stage for stage, _ in sites]
         self.add_shared('hyper', PolyhistorHyperNetwork(

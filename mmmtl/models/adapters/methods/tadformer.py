@@ -26,7 +26,7 @@ On top of MTLoRA-style shared LoRA (qkv, proj, fc1, fc2 of every block):
   merging, skip_t being the TPC feature ``g_t * x`` in token order.
 """
 import math
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +38,6 @@ from ..mechanism.context import PromptState, current_context
 from ..mechanism.insertion import BoundHook
 from ..layers.lora import LoRALinear, init_low_rank_, low_rank
 from .mtlora import per_stage
-from ..support import PromptedWindowAttention, require_support
 from ..layers.task_filters import build_task_filter
 
 ROLES = ('qkv', 'proj', 'fc1', 'fc2')
@@ -214,18 +213,22 @@ class TADFormer(AdaptedBackbone):
             prompt LayerNorms (see :class:`TaskPromptBank`); needed for
             parameter counts equal to the published ones. They get no
             gradient, so DDP then needs ``find_unused_parameters=True``.
-        trainable_groups: backbone parameter groups left trainable; the
-            patch-merging reductions stay frozen as in the released recipe.
+        trainable_groups: backbone parameter groups left trainable; None:
+            patch embedding, norms and relative-position tables (the
+            patch-merging reductions stay frozen as in the released recipe).
         trainable: extra trainable backbone parameter patterns.
         init_cfg: the wrapper's own init config.
     """
+
+    default_trainable_groups = TADFORMER_TRAINABLE
+    requires = ('names', 'regions', 'prompts', 'probes')
 
     def __init__(self, module: dict, tasks: Sequence[str],
                  rank: Union[int, Sequence[int]] = 16, scale: float = 4.0,
                  dropout: float = 0.05, task_filter: str = 'dynamic',
                  skip_layout: str = 'released',
                  released_prompt_norms: bool = False,
-                 trainable_groups: Sequence[str] = TADFORMER_TRAINABLE,
+                 trainable_groups: Optional[Sequence[str]] = None,
                  trainable: Sequence[str] = (), init_cfg: dict = None):
         if skip_layout not in SKIP_LAYOUTS:
             raise ValueError(f'skip_layout {skip_layout!r} is not one of '
@@ -233,38 +236,32 @@ class TADFormer(AdaptedBackbone):
         self.rank, self.scale, self.dropout = rank, scale, dropout
         self.task_filter, self.skip_layout = task_filter, skip_layout
         self.released_prompt_norms = released_prompt_norms
-        self.trainable_groups = tuple(trainable_groups)
+        self.trainable_groups = (None if trainable_groups is None else
+                                 tuple(trainable_groups))
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
     def insert_adapters(self) -> None:
         """LoRA / task-aware sites, prompted attention and prompt hooks in
         every block, prompt lifts at the mergings, per-task regions."""
-        support = require_support(self.module, type(self).__name__)
+        support = self.backbone_support()
         self._support = support
-        num_stages = len(support.depths)
+        num_stages = support.num_stages
         ranks = per_stage(self.rank, num_stages, 'rank')
         task_blocks = {block for stage, block in support.blocks('last')
                        if support.out_index(stage) is not None}
-        for stage, role, name in support.role_sites(ROLES):
-            linear = self.module.get_submodule(name)
-            block = name.split('.attn')[0].split('.ffn')[0]
-            if block in task_blocks and role in TASK_ROLES:
-                heads = (support.block(block).attn.w_msa.num_heads
-                         if role == 'proj' else 0)
-                adapter = TaskAwareLoRA(
-                    linear.in_features, linear.out_features, ranks[stage],
-                    self.scale, self.dropout, len(self.tasks),
-                    self.task_filter, num_heads=heads)
-            else:
-                adapter = LoRALinear(linear.in_features,
-                                     linear.out_features, ranks[stage],
-                                     scale=self.scale, dropout=self.dropout)
-            self.replace(name, adapter)
+        for stage, block in support.blocks():
+            for role in ROLES:
+                name = support.linear(block, role)
+                self.replace(name, self._site_adapter(
+                    self.module.get_submodule(name), ranks[stage], role,
+                    support.num_heads(block)
+                    if block in task_blocks and role in TASK_ROLES else None))
         blocks = support.blocks('all')
         final = blocks[-1][1]
         for stage, block in blocks:
-            self.replace(support.attention(block), PromptedWindowAttention())
+            self.replace(support.attention(block),
+                         support.prompted_attention())
             self.add_pre_hook(block, support.hw_probe())
             self.add_pre_hook(block, BoundHook(self, '_prompts_in', block))
             self.add_hook(block, BoundHook(
@@ -280,7 +277,21 @@ class TADFormer(AdaptedBackbone):
         self.add_shared('prompts', TaskPromptBank(
             len(self.tasks), channels, merges,
             unused if self.released_prompt_norms else []))
-        self.add_stage_regions(support)
+        self.add_regions(support.stage_regions(),
+                         support.region_shared_segments())
+
+    def _site_adapter(self, linear: nn.Linear, rank: int, role: str,
+                      task_heads: Optional[int]) -> nn.Module:
+        """Task-aware LoRA where ``task_heads`` is given (the task roles of
+        the last block of an output stage; its heads feed the proj's task
+        filter), else shared LoRA."""
+        if task_heads is None:
+            return LoRALinear(linear.in_features, linear.out_features, rank,
+                              scale=self.scale, dropout=self.dropout)
+        return TaskAwareLoRA(
+            linear.in_features, linear.out_features, rank, self.scale,
+            self.dropout, len(self.tasks), self.task_filter,
+            num_heads=task_heads if role == 'proj' else 0)
 
     def prepare_context(self, context) -> None:
         """The prompts every image starts with, (B, T, C_0)."""

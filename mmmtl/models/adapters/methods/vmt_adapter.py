@@ -24,9 +24,8 @@ from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone, match_index
-from ..mechanism.context import TaskContext
+from ..mechanism.context import active_context
 from ..mechanism.insertion import ChannelsFirst, find_modules
-from ..mechanism.regions import StackFn
 from ..support import get_support
 
 KNOWLEDGE = ('affine', 'dwconv')
@@ -54,45 +53,6 @@ def infer_channels(module: nn.Module, name: str) -> Tuple[int, bool]:
                      'nn.Linear and no 1x1 nn.Conv2d')
 
 
-def mmseg_swin_stage_points(backbone: nn.Module,
-                            which: str) -> List[Tuple[str, int]]:
-    """Default task-feature sites for mmseg's ``SwinTransformer``.
-
-    ``which='last'``: the FFN of the last block of each output stage;
-    ``'all'``: the FFN of every block. Out index = position of the stage in
-    ``backbone.out_indices``.
-    """
-    stages = getattr(backbone, 'stages', None)
-    if stages is None or not all(hasattr(s, 'blocks') for s in stages):
-        raise ValueError(
-            f'no default stage_points for {type(backbone).__name__}: give '
-            "stage_points={'<regex over module names>': out_index, ...}")
-    out_indices = list(getattr(backbone, 'out_indices', range(len(stages))))
-    points = []
-    for i, stage in enumerate(stages):
-        if i in out_indices:
-            block = str(len(stage.blocks) - 1) if which == 'last' else r'\d+'
-            points.append((rf'stages\.{i}\.blocks\.{block}\.ffn',
-                           out_indices.index(i)))
-    return points
-
-
-class HWShapeProbe:
-    """Forward pre-hook that stores a block's ``hw_shape`` argument
-    (``args[1]``, as in mmseg Swin blocks) on a :class:`VMTLayer`."""
-
-    def __init__(self, layer: 'VMTLayer'):
-        self.layer = layer
-
-    def __call__(self, module: nn.Module, args: tuple) -> None:
-        if len(args) < 2 or len(args[1]) != 2:
-            raise ValueError(
-                "knowledge='dwconv' on token inputs needs the parent block to "
-                f'be called as block(x, (H, W)); {type(module).__name__} got '
-                f'{len(args)} positional arguments')
-        self.layer.hw_shape = tuple(int(v) for v in args[1])
-
-
 class VMTLayer(nn.Module):
     """One VMT adapter (one block): shared D/U, per-task knowledge modules.
 
@@ -108,7 +68,8 @@ class VMTLayer(nn.Module):
         gamma_init: initial gamma (or dwconv centre tap).
         site: name of the hooked module (for error messages).
 
-    Input: u (..., d) channels-last: tokens (B, L, d) or (B, H, W, d).
+    Input: u (..., d) channels-last: tokens (B, L, d) or (B, H, W, d);
+    ``dwconv`` on tokens reads their (H, W) from the running context.
     """
 
     def __init__(self, channels: int, bottleneck: int, tasks: Sequence[str],
@@ -126,7 +87,6 @@ class VMTLayer(nn.Module):
         self.tasks = tuple(tasks)
         self.scale, self.knowledge = scale, knowledge
         self.tied, self.gamma_init, self.site = tied, gamma_init, site
-        self.hw_shape: Optional[Tuple[int, int]] = None
         num_tasks = len(self.tasks)
         self.down = nn.Linear(channels, bottleneck)
         if tied:
@@ -168,14 +128,18 @@ class VMTLayer(nn.Module):
         """h (..., k) -> (B, k, H, W) and the shape to restore."""
         if h.dim() == 4:
             return h.permute(0, 3, 1, 2), h.shape
-        if self.hw_shape is None:
-            raise ValueError(f"knowledge='dwconv' at {self.site!r} needs "
-                             'the spatial shape of the tokens')
+        context = active_context()
+        hw_shape = None if context is None else context.hw_shape
+        if hw_shape is None:
+            raise ValueError(
+                f"knowledge='dwconv' at {self.site!r} needs the spatial shape "
+                "of its tokens (context.hw_shape, set by the backbone "
+                "support's 'probes' capability)")
         b, length, k = h.shape
-        height, width = self.hw_shape
+        height, width = hw_shape
         if height * width != length:
-            raise ValueError(f'{self.site!r}: hw_shape {self.hw_shape} does '
-                             f'not match {length} tokens')
+            raise ValueError(f'{self.site!r}: hw_shape {hw_shape} does not '
+                             f'match {length} tokens')
         return h.transpose(1, 2).reshape(b, k, height, width), h.shape
 
     @staticmethod
@@ -272,8 +236,9 @@ class VMTAdapter(AdaptedBackbone):
     """VMT-Adapter: a :class:`VMTLayer` parallel to every target MLP.
 
     Args:
-        module: backbone config (the default targets fit mmseg
-            ``SwinTransformer``).
+        module: backbone config; any family with backbone support (mmseg
+            or timm Swin, timm ViT, timm ConvNeXt), or any backbone with
+            explicit ``targets`` and ``stage_points``.
         tasks: task names.
         bottleneck: k (default 30: 0.99 % of mmseg Swin-T with 4 tasks).
         scale: s.
@@ -281,10 +246,12 @@ class VMTAdapter(AdaptedBackbone):
             each stage), ``'all'`` (summed over every block of the stage) or
             ``None`` (shared features only, ``list[Tensor]`` output).
         knowledge: ``'affine'`` or ``'dwconv'``.
-        targets: regex (full match) of the MLP modules to adapt.
+        targets: regex (full match) of the MLP modules to adapt; None:
+            every block's MLP, as the backbone support names it.
         stage_points: ``{regex: out_index}`` (or pairs) of the sites whose
-            task residuals feed output ``out_index``; default derived for
-            mmseg Swin from ``task_features``. Must select targets.
+            task residuals feed output ``out_index``; None: the MLP of the
+            last (or every) block of each output stage, from the support.
+            Must select targets.
         trainable: extra trainable backbone parameter patterns.
         init_cfg: the wrapper's own init config.
     """
@@ -296,7 +263,7 @@ class VMTAdapter(AdaptedBackbone):
                  bottleneck: int = 30, scale: float = 1.0,
                  task_features: Optional[str] = 'last',
                  knowledge: str = 'affine',
-                 targets: str = r'stages\.\d+\.blocks\.\d+\.ffn',
+                 targets: Optional[str] = None,
                  stage_points: Optional[StagePoints] = None,
                  trainable: Sequence[str] = (),
                  gamma_init: Optional[float] = None,
@@ -313,12 +280,34 @@ class VMTAdapter(AdaptedBackbone):
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
+    def _target_names(self) -> List[str]:
+        """``targets``' matches, or the support's MLP sites."""
+        if self.targets is None:
+            return [name for _, name in self.backbone_support().mlp_sites()]
+        return [name for name, _ in find_modules(self.module, self.targets)]
+
+    def _support_stage_points(self) -> List[Tuple[str, int]]:
+        """The MLP sites of the last (``'last'``) or every (``'all'``)
+        block of each output stage, as the backbone support names them."""
+        if get_support(self.module) is None:
+            raise ValueError(
+                f'no default stage_points for {type(self.module).__name__} '
+                '(no backbone support names its stages): give '
+                "stage_points={'<regex over module names>': out_index, ...}")
+        support = self.backbone_support()
+        site_of = {support.block_of(name): name
+                   for _, name in support.mlp_sites()}
+        which = 'last' if self.task_features == 'last' else 'all'
+        return [(re.escape(site_of[block]), support.out_index(stage))
+                for stage, block in support.blocks(which)
+                if support.out_index(stage) is not None]
+
     def _resolve_stage_points(self,
                               names: List[str]) -> List[Tuple[str, int]]:
         if self.task_features is None:
             return []
         if self.stage_points is None:
-            points = mmseg_swin_stage_points(self.module, self.task_features)
+            points = self._support_stage_points()
         elif isinstance(self.stage_points, Mapping):
             points = list(self.stage_points.items())
         else:
@@ -332,10 +321,13 @@ class VMTAdapter(AdaptedBackbone):
 
     def insert_adapters(self) -> None:
         """One layer per target, parallel to it; stage points record."""
-        found = find_modules(self.module, self.targets)
-        points = self._resolve_stage_points([name for name, _ in found])
-        for name, target in found:
-            channels, channels_first = infer_channels(target, name)
+        names = self._target_names()
+        points = self._resolve_stage_points(names)
+        support = get_support(self.module)
+        probes = support is not None and 'probes' in support.capabilities
+        for name in names:
+            channels, channels_first = infer_channels(
+                self.module.get_submodule(name), name)
             layer = VMTLayer(
                 channels, self.bottleneck, self.tasks,
                 scale=self.scale, knowledge=self.knowledge, tied=self.tied,
@@ -346,39 +338,12 @@ class VMTAdapter(AdaptedBackbone):
             adapter = ChannelsFirst(layer) if channels_first else layer
             self.add_adapter(name, adapter, mode='parallel',
                              out_index=match_index(name, points))
-            if self.knowledge == 'dwconv':
-                self.add_pre_hook(name.rpartition('.')[0],
-                                  HWShapeProbe(layer))
-        self._add_merge_regions()
-
-    def _add_merge_regions(self) -> None:
-        """Outputs taken after a patch merging (``SwinTransformerMTL(
-        out_after_downsample=True)``): each task's stage output is the
-        merging of (shared stage tokens + its residual), the T mergings
-        batched in one region."""
-        support = get_support(self.module)
-        if support is None:
-            return
-        with_sites = self.sites_per_output()
-        for stage in range(len(support.depths)):
-            index = support.out_index(stage)
-            if index in with_sites and support.feature_after_downsample(
-                    stage):
-                entry, exit, split = support.merge_region(stage)
-                self.add_region(entry, exit, index, split,
-                                stack=residual_streams(index))
-
-
-def residual_streams(out_index: int) -> StackFn:
-    """Region stacking: the shared tokens, then shared + task t's residuals
-    recorded for ``out_index``, (B, L, C) -> ((1 + T) * B, L, C)."""
-
-    def stack(context: TaskContext, x: Tensor) -> Tensor:
-        residuals = context.residuals.pop(out_index)
-        return torch.cat([x] + [x + residuals[task]
-                                for task in context.tasks])
-
-    return stack
+        if self.knowledge == 'dwconv' and probes:
+            for block in sorted({support.block_of(name) for name in names}):
+                self.add_pre_hook(block, support.hw_probe())
+        if support is not None and 'regions' in support.capabilities:
+            self.add_regions(support.residual_regions(
+                sorted(self.sites_per_output())))
 
 
 @MODELS.register_module()

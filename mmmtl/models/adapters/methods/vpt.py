@@ -31,7 +31,6 @@ from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import PromptState, current_context
 from ..mechanism.insertion import BoundHook
-from ..support import PromptedWindowAttention, require_support
 
 DEPTHS = ('shallow', 'deep')
 CARRY = 'vpt_prompts'
@@ -95,6 +94,8 @@ class VPT(AdaptedBackbone):
         init_cfg: the wrapper's own init config.
     """
 
+    requires = ('names', 'prompts')
+
     def __init__(self, module: dict, tasks: Sequence[str],
                  depth: str = 'deep', num_prompts: int = 50,
                  dropout: float = 0.0, lift_at_merging: bool = True,
@@ -129,18 +130,19 @@ class VPT(AdaptedBackbone):
     def insert_adapters(self) -> None:
         """Prompted attention and prompt hooks in the prompted blocks, prompt
         lifts at the mergings (VPT-shallow), the prompt tokens."""
-        support = require_support(self.module, type(self).__name__)
+        support = self.backbone_support()
         self._support = support
         blocks = self.prompted_blocks(support)
         for index, (stage, block) in enumerate(blocks):
-            self.replace(support.attention(block), PromptedWindowAttention())
+            self.replace(support.attention(block),
+                         support.prompted_attention())
             self.add_pre_hook(block, BoundHook(self, '_prompts_in', index,
                                                block))
             carry = not self.deep and index < len(blocks) - 1
             self.add_hook(block, BoundHook(self, '_prompts_out', block,
                                            carry))
         if not self.deep and self.lift_at_merging:
-            for stage in range(len(support.depths)):
+            for stage in range(support.num_stages):
                 if support.downsample(stage):
                     self.add_hook(support.downsample(stage),
                                   BoundHook(self, '_lift', stage))

@@ -26,7 +26,9 @@ from mmseg.models.backbones import SwinTransformer
 from torch import Tensor, nn
 
 from ..mechanism.context import TaskContext, current_context
-from ..mechanism.regions import SplitFn
+from ..mechanism.regions import residual_stack
+from .base import (BackboneSupport, ProbeSupport, PromptSupport, Region,
+                   RegionSupport)
 
 ROLES = {
     'qkv': 'attn.w_msa.qkv',
@@ -43,17 +45,20 @@ TRAINABLE = {
 }
 
 
-class MMSegSwinSupport:
-    """Capabilities of an mmseg ``SwinTransformer`` for adapter methods.
+class MMSegSwinSupport(BackboneSupport, RegionSupport, PromptSupport,
+                       ProbeSupport):
+    """Every capability, for an mmseg ``SwinTransformer``.
 
     Args:
         backbone: the (wrapped) Swin module.
     """
 
     family = 'mmseg SwinTransformer / SwinTransformerMTL'
+    roles = ROLES
+    trainable = TRAINABLE
 
     def __init__(self, backbone: nn.Module):
-        self.backbone = backbone
+        super().__init__(backbone)
         self.depths = [len(stage.blocks) for stage in backbone.stages]
         self.out_indices = list(backbone.out_indices)
         self.after_downsample = bool(
@@ -64,9 +69,11 @@ class MMSegSwinSupport:
         return isinstance(backbone, SwinTransformer)
 
     # names ---------------------------------------------------------------
+    @property
+    def num_stages(self) -> int:
+        return len(self.depths)
+
     def blocks(self, which: str = 'all') -> List[Tuple[int, str]]:
-        """``[(stage, block name)]``: every block (``'all'``) or the last
-        block of every stage (``'last'``)."""
         if which not in ('all', 'last'):
             raise ValueError(f"which must be 'all' or 'last', got {which!r}")
         names = []
@@ -76,40 +83,17 @@ class MMSegSwinSupport:
                       for j in range(first, depth)]
         return names
 
-    def role_sites(self, roles: Sequence[str], which: str = 'all'
-                   ) -> List[Tuple[int, str, str]]:
-        """``[(stage, role, module name)]`` of the linear layers of
-        ``roles`` (``qkv``, ``proj``, ``fc1``, ``fc2``) in ``which`` blocks.
-        """
-        unknown = [r for r in roles if r not in ROLES]
-        if unknown:
-            raise ValueError(f'unknown linear role(s) {unknown}; known: '
-                             f'{sorted(ROLES)}')
-        return [(i, role, f'{block}.{ROLES[role]}')
-                for i, block in self.blocks(which) for role in roles]
-
     def mlp_sites(self) -> List[Tuple[int, str]]:
         """``[(stage, name)]`` of every block's MLP (mmcv ``FFN``, called as
         ``ffn(x, identity)`` and returning ``identity + MLP(x)``: a
         ``parallel`` hook adds ``adapter(x)``)."""
         return [(stage, f'{block}.ffn') for stage, block in self.blocks()]
 
-    @staticmethod
-    def trainable_patterns(groups: Sequence[str]) -> List[str]:
-        """Regexes of parameter ``groups`` (keys of :data:`TRAINABLE`)."""
-        unknown = [g for g in groups if g not in TRAINABLE]
-        if unknown:
-            raise ValueError(f'unknown trainable group(s) {unknown}; known: '
-                             f'{sorted(TRAINABLE)}')
-        return [TRAINABLE[g] for g in groups]
-
-    @staticmethod
-    def attention(block: str) -> str:
+    def attention(self, block: str) -> str:
         """Name of the window attention (``WindowMSA``) of ``block``."""
         return f'{block}.attn.w_msa'
 
-    @staticmethod
-    def mlp(block: str) -> str:
+    def mlp(self, block: str) -> str:
         """Name of the MLP layers of ``block`` (their output is the
         feed-forward branch before the FFN's drop path and residual)."""
         return f'{block}.ffn.layers'
@@ -121,7 +105,6 @@ class MMSegSwinSupport:
         return f'stages.{stage}.downsample'
 
     def out_index(self, stage: int) -> Optional[int]:
-        """Position of stage ``stage`` in the backbone's outputs, or None."""
         if stage not in self.out_indices:
             return None
         return self.out_indices.index(stage)
@@ -131,20 +114,23 @@ class MMSegSwinSupport:
         return self.after_downsample and self.downsample(stage) is not None
 
     def channels(self, stage: int) -> int:
-        """Channels of the tokens inside stage ``stage``'s blocks."""
         return self.backbone.stages[stage].blocks[0].norm1.normalized_shape[0]
 
+    def checkpointing_requested(self) -> bool:
+        """``with_cp=True`` on the backbone's blocks."""
+        return any(getattr(m, 'with_cp', False)
+                   for m in self.backbone.modules())
+
     # regions ---------------------------------------------------------------
-    def stage_regions(self) -> List[Tuple[str, str, int, SplitFn]]:
+    def stage_regions(self) -> List[Region]:
         """Per-task regions from the last block of each output stage to the
-        end of the stage (its patch merging included):
-        ``[(entry, exit, out_index, split)]``."""
+        end of the stage (its patch merging included)."""
         regions = []
         for stage, block in self.blocks('last'):
             index = self.out_index(stage)
             if index is not None:
-                regions.append((block, f'stages.{stage}', index,
-                                self.stage_split(stage)))
+                regions.append(Region(block, f'stages.{stage}', index,
+                                      self.stage_split(stage)))
         return regions
 
     def region_shared_segments(self) -> List[str]:
@@ -156,13 +142,19 @@ class MMSegSwinSupport:
         return [self.attention(block) for stage, block in self.blocks('last')
                 if self.out_index(stage) is not None]
 
-    def merge_region(self, stage: int) -> Tuple[str, str, SplitFn]:
-        """``(entry, exit, split)`` of a region holding only stage
-        ``stage``'s patch merging."""
-        entry = self.downsample(stage)
-        if entry is None:
-            raise ValueError(f'stage {stage} has no patch merging')
-        return entry, f'stages.{stage}', self.stage_split(stage)
+    def residual_regions(self, indices: Sequence[int]) -> List[Region]:
+        """Outputs taken after a patch merging (``SwinTransformerMTL(
+        out_after_downsample=True)``): each task's output is the merging of
+        (shared stage tokens + its residual), the mergings batched in one
+        region per stage."""
+        regions = []
+        for stage in range(self.num_stages):
+            index = self.out_index(stage)
+            if index in indices and self.feature_after_downsample(stage):
+                regions.append(Region(
+                    self.downsample(stage), f'stages.{stage}', index,
+                    self.stage_split(stage), residual_stack(index)))
+        return regions
 
     def stage_split(self, stage: int) -> 'StageSplit':
         """``split`` for a region ending at ``stages.{stage}``."""
@@ -173,8 +165,10 @@ class MMSegSwinSupport:
     def block(self, name: str) -> nn.Module:
         return self.backbone.get_submodule(name)
 
-    @staticmethod
-    def hw_probe() -> 'HWProbe':
+    def prompted_attention(self) -> 'PromptedWindowAttention':
+        return PromptedWindowAttention()
+
+    def hw_probe(self) -> 'HWProbe':
         """Forward pre-hook for blocks setting ``context.hw_shape``."""
         return HWProbe()
 
