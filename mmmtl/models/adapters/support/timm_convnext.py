@@ -18,15 +18,15 @@ variants (atto to nano) default to ``conv_mlp=True`` (1x1-conv MLPs on
 NCHW maps); the support needs the linear MLPs (``model_kwargs=dict(
 conv_mlp=False)``, the default of tiny and larger).
 """
-from typing import List, Optional, Tuple
 
+from timm.models.convnext import ConvNeXtStage
 from torch import nn
 
-from mmmtl.models.backbones.timm_backbone import TimmMultiScaleBackbone
-from .base import BackboneSupport, UnsupportedBackboneError
+from .base import UnsupportedBackboneError
+from .timm_stages import TimmStagedSupport
 
 
-class TimmConvNeXtSupport(BackboneSupport):
+class TimmConvNeXtSupport(TimmStagedSupport):
     """Names of a timm ConvNeXt feature extractor.
 
     Args:
@@ -39,40 +39,11 @@ class TimmConvNeXtSupport(BackboneSupport):
         'stem': r'^model\.stem_',
         'norms': r'norm',
     }
-
-    def __init__(self, backbone: nn.Module):
-        super().__init__(backbone)
-        self.stages = [m for n, m in backbone.model.named_children()
-                       if n.startswith('stages_')]
-        self.taps = backbone.model.feature_info.module_name()
-
-    @staticmethod
-    def handles(backbone: nn.Module) -> bool:
-        from timm.models.convnext import ConvNeXtStage
-        return isinstance(backbone, TimmMultiScaleBackbone) and isinstance(
-            getattr(backbone.model, 'stages_0', None), ConvNeXtStage)
-
-    @property
-    def num_stages(self) -> int:
-        return len(self.stages)
-
-    def blocks(self, which: str = 'all') -> List[Tuple[int, str]]:
-        if which not in ('all', 'last'):
-            raise ValueError(f"which must be 'all' or 'last', got {which!r}")
-        names = []
-        for i, stage in enumerate(self.stages):
-            depth = len(stage.blocks)
-            first = depth - 1 if which == 'last' else 0
-            names += [(i, f'model.stages_{i}.blocks.{j}')
-                      for j in range(first, depth)]
-        return names
+    stage_class = ConvNeXtStage
+    stage_prefix = 'stages_'
 
     def channels(self, stage: int) -> int:
         return self.stages[stage].blocks[0].conv_dw.out_channels
-
-    def out_index(self, stage: int) -> Optional[int]:
-        name = f'stages.{stage}'
-        return self.taps.index(name) if name in self.taps else None
 
     def mlp(self, block: str) -> str:
         mlp = f'{block}.mlp'
@@ -87,10 +58,3 @@ class TimmConvNeXtSupport(BackboneSupport):
     def linear(self, block: str, role: str) -> str:
         self.mlp(block)
         return super().linear(block, role)
-
-    def checkpointing_requested(self) -> bool:
-        return any(stage.grad_checkpointing for stage in self.stages)
-
-    def stop_own_checkpointing(self) -> None:
-        for stage in self.stages:
-            stage.grad_checkpointing = False

@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from mmmtl.models.backbones.timm_backbone import TimmMultiScaleBackbone
 from ..mechanism.context import TaskContext
 from .base import BackboneSupport, Region, RegionSupport
+from .timm_stages import TIMM_TRANSFORMER_ROLES
 
 PREFIX = 'model.model'
 
@@ -37,8 +38,7 @@ class TimmViTSupport(BackboneSupport, RegionSupport):
     """
 
     family = 'timm VisionTransformer'
-    roles = {'qkv': 'attn.qkv', 'proj': 'attn.proj', 'fc1': 'mlp.fc1',
-             'fc2': 'mlp.fc2'}
+    roles = TIMM_TRANSFORMER_ROLES
     trainable = {
         'patch_embed': r'^model\.model\.patch_embed\.',
         'norms': r'norm',
