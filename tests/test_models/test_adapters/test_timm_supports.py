@@ -127,7 +127,30 @@ def test_what_a_family_lacks_is_named_at_build_time():
     conv_mlp = copy.deepcopy(BACKBONES['convnext'][0])
     conv_mlp['model_kwargs']['conv_mlp'] = True
     with pytest.raises(UnsupportedBackboneError, match='conv_mlp=False'):
-        MODELS.build(dict(type='Polyhistor', module=conv_mlp, tasks=TASKS))
+        MODELS.build(dict(type='LoRA', module=conv_mlp, tasks=TASKS,
+                          roles=('fc1', )))
+
+
+@pytest.mark.parametrize('method,options', [
+    ('VMTAdapter', dict(bottleneck=4)),
+    ('BottleneckAdapter', dict(placement='ffn', reduction=8))])
+def test_conv_mlp_convnext_runs_adapters_channels_first(method, options):
+    """Small ConvNeXts (1x1-conv MLPs on NCHW maps): MLP adapters run
+    through ChannelsFirst and start as the identity."""
+    conv_mlp = copy.deepcopy(BACKBONES['convnext'][0])
+    conv_mlp['model_kwargs']['conv_mlp'] = True
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=method, module=conv_mlp, tasks=TASKS,
+                              **options))
+    model.init_weights()
+    plain = MODELS.build(conv_mlp).eval()
+    plain.load_state_dict(model.module.state_dict(), strict=False)
+    x = images('convnext')
+    with torch.no_grad():
+        out = per_task(model.eval()(x))
+        expected = plain(x)
+    for a, b in zip(out['depth'], expected):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
 @pytest.mark.parametrize('backbone', ['swin', 'vit4'])

@@ -26,6 +26,7 @@ from mmmtl.registry import MODELS
 from ..layers.bottleneck import (BottleneckLayer, DenseProjection,
                                  LowRankProjection, Projection)
 from ..mechanism.base import AdaptedBackbone
+from ..mechanism.insertion import ChannelsFirst
 
 # Sites of each placement: (block part, hook mode).
 PLACEMENTS: Dict[str, Tuple[Tuple[str, str], ...]] = {
@@ -124,6 +125,8 @@ class BottleneckAdapter(AdaptedBackbone):
                     self.projection(channels, hidden, False),
                     self.projection(hidden, channels, True), act=self.act,
                     scale=self.scale, residual=mode == 'sequential')
+                if support.channels_first(site):
+                    layer = ChannelsFirst(layer)
                 self.add_adapter(site, layer, mode=mode)
 
 

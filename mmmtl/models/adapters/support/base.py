@@ -169,6 +169,12 @@ class BackboneSupport(ABC):
         """``[(stage, name)]`` of every block's MLP (:meth:`mlp`)."""
         return [(stage, self.mlp(block)) for stage, block in self.blocks()]
 
+    def channels_first(self, name: str) -> bool:
+        """Whether module ``name`` works on (B, C, H, W) maps rather than
+        channels-last tokens (adapters there run through
+        ``ChannelsFirst``)."""
+        return False
+
     def block_of(self, name: str) -> str:
         """The block that holds module ``name``."""
         for _, block in self.blocks():

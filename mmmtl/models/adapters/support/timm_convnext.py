@@ -14,9 +14,8 @@ Module names (``features_only`` list wrapper, NCHW between blocks)::
 
 ConvNeXt has no attention: methods that need one (attention roles,
 prompts, shared attention segments) say so when they are built. The small
-variants (atto to nano) default to ``conv_mlp=True`` (1x1-conv MLPs on
-NCHW maps); the support needs the linear MLPs (``model_kwargs=dict(
-conv_mlp=False)``, the default of tiny and larger).
+variants (atto to nano) default to ``conv_mlp=True``: 1x1-conv MLPs on NCHW
+maps (:meth:`channels_first`), which have no linear roles.
 """
 
 from timm.models.convnext import ConvNeXtStage
@@ -45,16 +44,18 @@ class TimmConvNeXtSupport(TimmStagedSupport):
     def channels(self, stage: int) -> int:
         return self.stages[stage].blocks[0].conv_dw.out_channels
 
-    def mlp(self, block: str) -> str:
-        mlp = f'{block}.mlp'
-        if not isinstance(self.backbone.get_submodule(mlp).fc1, nn.Linear):
-            raise UnsupportedBackboneError(
-                f'{self.family} with conv_mlp=True has 1x1-conv MLPs on NCHW '
-                'maps; build it with model_kwargs=dict(conv_mlp=False) '
-                '(linear MLPs on NHWC tokens), or target the convs by '
-                'regex where the method takes targets', needs='conv_mlp=False')
-        return mlp
+    def channels_first(self, name: str) -> bool:
+        """Whether module ``name`` (an MLP or inside one) works on NCHW maps
+        (``conv_mlp=True``: 1x1 convolutions)."""
+        block = self.block_of(name)
+        return not isinstance(
+            self.backbone.get_submodule(f'{block}.mlp').fc1, nn.Linear)
 
     def linear(self, block: str, role: str) -> str:
-        self.mlp(block)
+        if self.channels_first(block):
+            raise UnsupportedBackboneError(
+                f'{self.family} with conv_mlp=True has 1x1 convolutions, not '
+                'linear layers, in its MLPs; build it with '
+                'model_kwargs=dict(conv_mlp=False) (the default from '
+                'convnext_tiny up) for linear roles', needs='conv_mlp=False')
         return super().linear(block, role)
