@@ -33,8 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from ..mechanism.base import AdaptedBackbone
-from ..mechanism.context import current_context
+from .generated import (GeneratedAdapter, GeneratedAdapterMethod,
+                        KernelGenerator)
 
 HYPERNETS = ('stage', 'adapter')
 #: roles of the linear layers an adapter follows, in position-id order:
@@ -120,7 +120,7 @@ class AdapterGenerator(nn.Module):
         return f'd={self.width}, k={self.bottleneck}'
 
 
-class HyperformerHyperNetwork(nn.Module):
+class HyperformerHyperNetwork(KernelGenerator):
     """Task, layer-id and position embeddings, the task projector and the
     hypernetwork heads; generates every (task, adapter) weight.
 
@@ -196,7 +196,7 @@ class HyperformerHyperNetwork(nn.Module):
         ], dim=-1)
         return self.projector_norm(self.projector(inputs))
 
-    def forward(self) -> List[AdapterWeights]:
+    def generate(self) -> List[AdapterWeights]:
         """Every adapter's weights (leading axis T), in site order."""
         embedding = self.adapter_embedding()
         weights: List[Optional[AdapterWeights]] = [None] * len(
@@ -213,7 +213,7 @@ class HyperformerHyperNetwork(nn.Module):
                 f'hypernets={len(self.generators)}')
 
 
-class HyperformerAdapter(nn.Module):
+class HyperformerAdapter(GeneratedAdapter):
     """The adapter at site ``site``: applies each task stream's generated
     weights (from the context) to its stream, batched matmuls.
 
@@ -222,18 +222,11 @@ class HyperformerAdapter(nn.Module):
     """
 
     def __init__(self, site: int):
-        super().__init__()
-        self.site = site
-
-    def reset_parameters(self) -> None:
-        """No parameters of its own (they are generated)."""
+        super().__init__(KERNELS, site)
 
     def forward(self, y: Tensor) -> Tensor:
         """y: stacked task streams (T * M, ..., d) -> same shape."""
-        context = current_context()
-        w = context.carry[KERNELS][self.site]
-        streams = context.split(y)
-        flat = streams.reshape(streams.shape[0], -1, y.shape[-1])
+        w, flat = self.kernels(y)
         hidden = F.gelu(torch.baddbmm(w.down_bias[:, None], flat, w.down),
                         approximate='tanh')
         out = torch.baddbmm(w.up_bias[:, None], hidden, w.up)
@@ -243,11 +236,11 @@ class HyperformerAdapter(nn.Module):
         return y + out.view_as(y)
 
     def extra_repr(self) -> str:
-        return f'site={self.site}'
+        return f'site={self.index}'
 
 
 @MODELS.register_module()
-class Hyperformer(AdaptedBackbone):
+class Hyperformer(GeneratedAdapterMethod):
     """Hyperformer: hypernetwork-generated Houlsby adapters per task.
 
     Args:
@@ -266,6 +259,9 @@ class Hyperformer(AdaptedBackbone):
         init_cfg: the wrapper's own init config.
     """
 
+    kernels_key = KERNELS
+    adapter_mode = 'sequential'
+
     def __init__(self, module: dict, tasks: Sequence[str],
                  reduction: int = 32, embed_dim: int = 64,
                  hidden_dim: int = 128, proj_dim: int = 64,
@@ -279,22 +275,14 @@ class Hyperformer(AdaptedBackbone):
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
-    def insert_adapters(self) -> None:
-        """The shared hypernetwork, a sequential adapter after every
-        attention projection and MLP, and one region of task streams from
-        the first block to the end."""
-        support = self.backbone_support()
+    def build_generated(self, support):
+        """The hypernetwork and a sequential adapter after every attention
+        projection and MLP."""
         sites = houlsby_sites(support)
-        self.add_shared('hyper', HyperformerHyperNetwork(
+        hyper = HyperformerHyperNetwork(
             len(self.tasks), [site[:3] for site in sites],
             [support.channels(site[0]) for site in sites], self.reduction,
             self.embed_dim, self.hidden_dim, self.proj_dim, self.hypernets,
-            self.norm))
-        for index, site in enumerate(sites):
-            self.add_adapter(site[3], HyperformerAdapter(index),
-                             mode='sequential')
-        self.add_region(support.blocks()[0][1], shared_stream=False)
-
-    def prepare_context(self, context) -> None:
-        """Generate every (task, adapter) weight once per forward."""
-        context.carry[KERNELS] = self.shared['hyper']()
+            self.norm)
+        return hyper, [(site[3], HyperformerAdapter(index))
+                       for index, site in enumerate(sites)]

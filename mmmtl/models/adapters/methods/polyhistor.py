@@ -35,17 +35,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from ..mechanism.base import AdaptedBackbone
-from ..mechanism.context import current_context
+from .generated import (GeneratedAdapter, GeneratedAdapterMethod,
+                        KernelGenerator)
 
 TEMPLATES = ('stage', 'shared')
 KERNELS = 'polyhistor_kernels'
 Kernels = List[Tuple[Tensor, Tensor]]
 
 
-class PolyhistorHyperNetwork(nn.Module):
+class PolyhistorHyperNetwork(KernelGenerator):
     """Task / layer embeddings, joint projection, decomposed hypernetworks
-    and layer-wise scaling kernels; generates every adapter's weights.
+    and layer-wise scaling kernels; generates every adapter's weights
+    (cached in inference while the parameters are unchanged).
 
     Args:
         num_tasks: T.
@@ -56,6 +57,8 @@ class PolyhistorHyperNetwork(nn.Module):
         hyper_dim: size of the joint embedding z.
         templates: ``'stage'`` or ``'shared'`` (module docstring).
     """
+
+    cache_in_inference = True
 
     def __init__(self, num_tasks: int, widths: Sequence[int],
                  stages: Sequence[int], bottleneck: int, embed_dim: int,
@@ -89,7 +92,6 @@ class PolyhistorHyperNetwork(nn.Module):
         self.scaling = nn.ParameterDict({
             str(layer): nn.Parameter(torch.empty(m))
             for layer, m in enumerate(self.multiples()) if m > 1})
-        self._cache: Tuple[tuple, Kernels] = ((), [])
         self.reset_parameters()
 
     def multiples(self) -> List[int]:
@@ -121,18 +123,8 @@ class PolyhistorHyperNetwork(nn.Module):
         ], dim=-1)
         return F.relu(self.project(pairs))
 
-    def forward(self) -> Kernels:
-        """Every layer's (D (T, d_l, k), U (T, k, d_l)); cached while the
-        parameters are unchanged in inference (no grad, eval mode)."""
-        caching = not self.training and not torch.is_grad_enabled()
-        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
-        if caching and self._cache[0] == key:
-            return self._cache[1]
-        kernels = self._generate()
-        self._cache = (key, kernels) if caching else ((), [])
-        return kernels
-
-    def _generate(self) -> Kernels:
+    def generate(self) -> Kernels:
+        """Every layer's (D (T, d_l, k), U (T, k, d_l))."""
         z = self.joint_embedding()
         num_tasks, k = z.shape[0], self.bottleneck
         kernels = []
@@ -156,7 +148,7 @@ class PolyhistorHyperNetwork(nn.Module):
                 f'templates={self.template_widths}')
 
 
-class PolyhistorAdapter(nn.Module):
+class PolyhistorAdapter(GeneratedAdapter):
     """The adapter of layer ``layer``: applies each task stream's generated
     weights (from the context) to its stream, one batched matmul.
 
@@ -166,27 +158,21 @@ class PolyhistorAdapter(nn.Module):
     """
 
     def __init__(self, layer: int, scale: float = 1.0):
-        super().__init__()
-        self.layer, self.scale = layer, scale
-
-    def reset_parameters(self) -> None:
-        """No parameters of its own (they are generated)."""
+        super().__init__(KERNELS, layer)
+        self.scale = scale
 
     def forward(self, u: Tensor) -> Tensor:
         """u: stacked task streams (T * B, L, d) -> (T * B, L, d)."""
-        context = current_context()
-        down, up = context.carry[KERNELS][self.layer]
-        streams = context.split(u)
-        flat = streams.reshape(streams.shape[0], -1, u.shape[-1])
+        (down, up), flat = self.kernels(u)
         out = F.gelu(flat @ down) @ up
         return self.scale * out.view_as(u)
 
     def extra_repr(self) -> str:
-        return f'layer={self.layer}, scale={self.scale}'
+        return f'layer={self.index}, scale={self.scale}'
 
 
 @MODELS.register_module()
-class Polyhistor(AdaptedBackbone):
+class Polyhistor(GeneratedAdapterMethod):
     """Polyhistor: hypernetwork-generated task adapters in every block.
 
     Args:
@@ -202,6 +188,8 @@ class Polyhistor(AdaptedBackbone):
     """
 
     default_templates = 'stage'
+    kernels_key = KERNELS
+    adapter_mode = 'parallel'
 
     def __init__(self, module: dict, tasks: Sequence[str],
                  bottleneck: int = 32, embed_dim: int = 64,
@@ -214,24 +202,15 @@ class Polyhistor(AdaptedBackbone):
         super().__init__(module, tasks, trainable=trainable,
                          init_cfg=init_cfg)
 
-    def insert_adapters(self) -> None:
-        """The shared hypernetwork, an adapter parallel to every MLP, and
-        one region of task streams from the first block to the end."""
-        support = self.backbone_support()
+    def build_generated(self, support):
+        """The hypernetwork and an adapter parallel to every MLP."""
         sites = support.mlp_sites()
         stages = [stage for stage, _ in sites]
-        self.add_shared('hyper', PolyhistorHyperNetwork(
+        hyper = PolyhistorHyperNetwork(
             len(self.tasks), [support.channels(s) for s in stages], stages,
-            self.bottleneck, self.embed_dim, self.hyper_dim, self.templates))
-        for layer, (_, name) in enumerate(sites):
-            self.add_adapter(name, PolyhistorAdapter(layer, self.scale),
-                             mode='parallel')
-        first_block = support.blocks()[0][1]
-        self.add_region(first_block, shared_stream=False)
-
-    def prepare_context(self, context) -> None:
-        """Generate every (task, layer) adapter weight once per forward."""
-        context.carry[KERNELS] = self.shared['hyper']()
+            self.bottleneck, self.embed_dim, self.hyper_dim, self.templates)
+        return hyper, [(name, PolyhistorAdapter(layer, self.scale))
+                       for layer, (_, name) in enumerate(sites)]
 
 
 @MODELS.register_module()
