@@ -1,5 +1,4 @@
 """``AdaptedBackbone``: the base of every parameter-efficient method."""
-import re
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.model import BaseModule, initialize
@@ -488,12 +487,3 @@ class AdaptedBackbone(BaseModule):
         if mode:
             set_frozen_bn_eval(self.module)
         return self
-
-
-def match_index(name: str, points: Sequence[Tuple[str, int]]) -> Optional[int]:
-    """Output index of the first ``(regex, index)`` whose regex fully
-    matches ``name``; ``None`` when none does."""
-    for pattern, index in points:
-        if re.fullmatch(pattern, name):
-            return index
-    return None

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
-from ..mechanism.base import AdaptedBackbone, match_index
+from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import active_context
 from ..mechanism.insertion import ChannelsFirst, find_modules
 from ..support import get_support
@@ -31,6 +31,15 @@ from ..support import get_support
 KNOWLEDGE = ('affine', 'dwconv')
 TASK_FEATURES = ('last', 'all', None)
 StagePoints = Union[Mapping[str, int], Sequence[Tuple[str, int]]]
+
+
+def match_index(name: str, points: Sequence[Tuple[str, int]]) -> Optional[int]:
+    """Output index of the first ``(regex, index)`` whose regex fully
+    matches ``name``; ``None`` when none does."""
+    for pattern, index in points:
+        if re.fullmatch(pattern, name):
+            return index
+    return None
 
 
 def infer_channels(module: nn.Module, name: str) -> Tuple[int, bool]:
