@@ -27,12 +27,13 @@ deployment, W <- W + s B A (:meth:`LoRALinear.merge_into`), and taken out
 again, W <- W - s B A (:meth:`LoRALinear.unmerge_from`).
 """
 import math
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from ..mechanism.context import current_context
+from ..mechanism.streams import join_streams, split_streams
 
 FROZEN_INPUTS = ('shared', 'task')
 
@@ -50,6 +51,17 @@ def low_rank(x: Tensor, down: Tensor, up: Tensor) -> Tensor:
     """x (..., d_in) -> x A^T B^T (..., d_out) with A (r, d_in), B (d_out, r).
     """
     return x @ down.t() @ up.t()
+
+
+def shared_stream_lora(base: Callable[[Tensor], Tensor], x: Tensor,
+                       dropout: nn.Module, down: Tensor,
+                       up: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """A LoRA site on the shared stream x (M, ..., d_in): the frozen
+    output W x + b, the dropped-out input dropout(x), and the site's output
+    W x + b + B A dropout(x) (``up``: B with the scale folded in)."""
+    frozen = base(x)
+    dropped = dropout(x)
+    return frozen, dropped, frozen + low_rank(dropped, down, up)
 
 
 def task_low_rank(x: Tensor, down: Tensor, up: Tensor,
@@ -178,23 +190,20 @@ class LoRALinear(nn.Module):
         context = current_context() if self.task_rank else None
         if context is None or not context.stacked:
             return base(x) + self.delta(x)
-        collapsed = context.collapsed
-        streams = context.expand_streams(x)
-        shared_in = streams[0]
-        frozen = base(shared_in)
-        dropped = self.dropout(shared_in)
-        shared = frozen + low_rank(dropped, self.lora_a,
-                                   self.scale * self.lora_b)
-        task_in = dropped if collapsed else streams[1:]
+        streams = split_streams(context, x)
+        frozen, dropped, shared = shared_stream_lora(
+            base, streams.shared, self.dropout, self.lora_a,
+            self.scale * self.lora_b)
+        collapsed = streams.collapsed
+        task_in = dropped if collapsed else streams.tasks
         if self.frozen_input == 'task' and not collapsed:
-            frozen_tasks = base(streams[1:])
+            frozen_tasks = base(streams.tasks)
         else:
             frozen_tasks = frozen.unsqueeze(0)
         tasks = frozen_tasks + task_low_rank(
             task_in, self.task_a, self.task_scale * self.task_b,
             shared_input=collapsed)
-        out = torch.cat([shared.unsqueeze(0), tasks])
-        return out.view(-1, *out.shape[2:])
+        return join_streams(shared, tasks)
 
     def extra_repr(self) -> str:
         text = (f'{self.in_features}->{self.out_features}, r={self.rank}, '

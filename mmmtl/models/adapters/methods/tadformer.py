@@ -36,7 +36,9 @@ from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import PromptState, current_context
 from ..mechanism.insertion import BoundHook
-from ..layers.lora import LoRALinear, init_low_rank_, low_rank
+from ..mechanism.streams import join_streams, split_streams
+from ..layers.lora import (LoRALinear, init_low_rank_, low_rank,
+                           shared_stream_lora)
 from .mtlora import per_stage
 from ..layers.task_filters import build_task_filter
 
@@ -95,16 +97,15 @@ class TaskAwareLoRA(nn.Module):
         up = self.scale * self.lora_b
         if not context.stacked:
             return base(x) + low_rank(self.dropout(x), self.lora_a, up)
-        collapsed = context.collapsed
-        streams = context.expand_streams(x)
-        frozen = base(streams[0])
-        dropped = self.dropout(streams[0])
-        shared = frozen + low_rank(dropped, self.lora_a, up)
+        streams = split_streams(context, x)
+        frozen, dropped, shared = shared_stream_lora(
+            base, streams.shared, self.dropout, self.lora_a, up)
+        collapsed = streams.collapsed
         if collapsed:  # every task stream is the shared input, dropped once
-            z = dropped.unsqueeze(0).expand(streams.shape[0] - 1,
+            z = dropped.unsqueeze(0).expand(len(context.tasks),
                                             *dropped.shape)
         else:  # the released code drops out the shared input only
-            z = streams[1:]
+            z = streams.tasks
         num_prompts = 0
         if self.num_heads:
             num_prompts = context.prompts.length
@@ -115,8 +116,7 @@ class TaskAwareLoRA(nn.Module):
             prompt_rows = shared[:, :num_prompts].expand(
                 tasks.shape[0], *shared[:, :num_prompts].shape)
             tasks = torch.cat([prompt_rows, tasks], dim=2)
-        out = torch.cat([shared.unsqueeze(0), tasks])
-        return out.view(-1, *out.shape[2:])
+        return join_streams(shared, tasks)
 
     def _tpc(self, z: Tensor, context, collapsed: bool) -> Tensor:
         """Task-prompt conditioning: z (T, M, N, C) -> LN(z + g * z)."""
@@ -338,7 +338,7 @@ class TADFormer(AdaptedBackbone):
         weight = torch.sigmoid(self.shared['prompts'].gates[stage])
         tasks = weight * tokens.view_as(streams[1:]) + (
             1 - weight) * streams[1:]
-        return torch.cat([streams[:1], tasks]).view_as(output)
+        return join_streams(streams[0], tasks)
 
     def _lift(self, stage: int, module: nn.Module, args: tuple,
               output) -> None:
