@@ -23,6 +23,9 @@ CONFIGS = sorted(p for p in (REPO / 'configs').rglob('*.py')
 TINY_SWIN = dict(embed_dims=16, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
                  window_size=2, drop_path_rate=0.0, pretrained=None)
 SIZE = 32
+# A tiny ViT (patch 8: a 4x4 token grid at SIZE) for timm ViT configs.
+TINY_VIT = dict(img_size=SIZE, patch_size=8, embed_dim=32, depth=8,
+                num_heads=1, drop_path_rate=0.0)
 # Method options shrunk with the backbone (when a config sets them).
 TINY_METHOD = dict(bottleneck=4, rank=2, embed_dim=4, hidden_dim=8,
                    proj_dim=4, num_prompts=2)
@@ -57,8 +60,14 @@ def shrink(cfg: Config, data_roots: dict, work_dir: Path) -> Config:
     configured. Returns the config and the checkpoint file training
     writes."""
     backbone = cfg.model.backbone
-    swin = backbone.module if 'module' in backbone else backbone
-    swin.update(TINY_SWIN)
+    inner = backbone.module if 'module' in backbone else backbone
+    if inner.type == 'TimmMultiScaleBackbone':
+        inner.model_kwargs.update(TINY_VIT)
+        taps = len(inner.out_indices)
+        inner.out_indices = tuple(range(8 // taps - 1, 8, 8 // taps))
+        inner.checkpoint = None
+    else:
+        inner.update(TINY_SWIN)
     backbone.update({k: v for k, v in TINY_METHOD.items() if k in backbone})
     for task in cfg.model.tasks.values():
         task.head.channels = [4, 4, 4, 4]

@@ -105,3 +105,43 @@ def test_checkpoint_mismatch_names_keys(tmp_path):
     model = _build(model_name='convnext_atto', checkpoint=path)
     with pytest.raises(ValueError, match='missing stages.3.blocks.1.'):
         model.init_weights()
+
+
+def test_official_dinov2_checkpoint_loads_with_resampled_positions(tmp_path):
+    """An official DINOv2-with-registers file (cls position inside
+    ``pos_embed``, ``register_tokens``, ``mask_token``; Oquab et al. 2023 /
+    Darcet et al. 2024 release layout) pretrained on a 4x4 grid, loaded into
+    a model on a 3x3 grid: tokens converted to timm's layout and the patch
+    position embedding resampled."""
+    from timm.layers import resample_abs_pos_embed
+    kwargs = dict(depth=2, embed_dim=32, num_heads=1)
+    torch.manual_seed(0)
+    source = timm.create_model('vit_small_patch14_reg4_dinov2',
+                               pretrained=False, img_size=56, **kwargs)
+    timm_state = source.state_dict()
+    cls_position = torch.randn(1, 1, 32)
+    official = {k: v for k, v in timm_state.items()
+                if k not in ('cls_token', 'reg_token', 'pos_embed')}
+    official.update(
+        cls_token=timm_state['cls_token'] - cls_position[:, 0],
+        pos_embed=torch.cat([cls_position, timm_state['pos_embed']], 1),
+        register_tokens=timm_state['reg_token'],
+        mask_token=torch.zeros(1, 32))
+    path = str(tmp_path / 'dinov2_vits14_reg4_pretrain.pth')
+    torch.save(official, path)
+    model = _build(model_name='vit_small_patch14_reg4_dinov2',
+                   out_indices=(1, ), checkpoint=path,
+                   model_kwargs=dict(img_size=42, dynamic_img_size=True,
+                                     **kwargs))
+    model.init_weights()
+    vit = model.model.model
+    torch.testing.assert_close(vit.cls_token, timm_state['cls_token'])
+    torch.testing.assert_close(vit.reg_token, timm_state['reg_token'])
+    expected = resample_abs_pos_embed(timm_state['pos_embed'], (3, 3),
+                                      num_prefix_tokens=0)
+    torch.testing.assert_close(vit.pos_embed, expected)
+    torch.testing.assert_close(vit.blocks[1].mlp.fc2.weight,
+                               timm_state['blocks.1.mlp.fc2.weight'])
+    out = model(torch.randn(1, 3, 56, 56))  # other sizes: interpolated
+    assert [tuple(o.shape[-2:]) for o in out] == [(16, 16), (8, 8), (4, 4),
+                                                 (2, 2)]
