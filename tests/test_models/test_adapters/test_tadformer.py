@@ -8,10 +8,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import mmmtl  # noqa: F401  (mmcv.ops stand-in before mmseg)
-from mmmtl.models.adapters import (DynamicTaskFilter, PromptState,
-                                   StaticTaskFilter, TaskAwareLoRA,
-                                   TaskContext, param_report)
+from mmmtl.models.adapters import (DynamicTaskFilter, StaticTaskFilter,
+                                   TaskAwareLoRA, TaskContext, param_report)
 from mmmtl.models.adapters.mechanism.context import activate
+from mmmtl.models.adapters.methods.tadformer import \
+    TaskPromptState as PromptState
 from mmmtl.models.adapters.support import PromptedWindowAttention
 from mmmtl.registry import MODELS
 from toy_backbones import (assert_training_lowers_every_task_loss, images,

@@ -6,7 +6,8 @@ again during backward to rebuild what its backward needs
 sites inside the block read the per-forward
 :class:`~.context.TaskContext` (streams, ``collapsed``,
 ``hw_shape``, prompts, ``carry``), and some write into it (per-task
-residuals, the prompts' attention output and logits, ``carry`` entries).
+residuals, the prompts' attention output and the fields a method's prompt
+state adds, such as TADFormer's logits, ``carry`` entries).
 By the time backward runs, the forward has moved on (later blocks changed
 the streams, the prompts, ``hw_shape``) and its context is no longer the
 current one.

@@ -43,15 +43,14 @@ class PromptState:
         tokens: prompts entering the attention, (B, P, C), already through the
             block's first norm; one set per image (the attention tiles them
             over streams and windows).
-        logits: unscaled prompt-to-patch attention logits q k^T of the latest
-            prompted attention, (S * B * nW, heads, P, N), set before its
-            output projection runs.
         out: the attention output at the prompt positions, averaged over the
             windows of each image, shared stream only, (B, P, C).
+
+    A method that needs more of the attention subclasses it (TADFormer's
+    ``TaskPromptState`` adds the prompt-to-patch logits).
     """
 
     tokens: Tensor
-    logits: Optional[Tensor] = None
     out: Optional[Tensor] = None
 
     @property

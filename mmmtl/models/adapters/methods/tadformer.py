@@ -26,6 +26,7 @@ On top of MTLoRA-style shared LoRA (qkv, proj, fc1, fc2 of every block):
   merging, skip_t being the TPC feature ``g_t * x`` in token order.
 """
 import math
+from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
 import torch
@@ -36,6 +37,7 @@ from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import PromptState, current_context
 from ..mechanism.insertion import BoundHook
+from ..mechanism.prompts import PromptCarrier
 from ..mechanism.streams import join_streams, split_streams
 from ..layers.lora import (LoRALinear, init_low_rank_, low_rank,
                            shared_stream_lora)
@@ -48,6 +50,21 @@ TADFORMER_TRAINABLE = ('patch_embed', 'norms', 'relative_position')
 SKIP_LAYOUTS = ('released', 'tokens')
 SKIP = 'tadformer_tpc_skip'
 PROMPTS = 'tadformer_prompts'
+
+
+@dataclass
+class TaskPromptState(PromptState):
+    """TADFormer's prompt state of a block: :class:`PromptState` plus the
+    prompt-to-patch attention logits its TPC reads.
+
+    Attributes:
+        logits: unscaled prompt-to-patch attention logits q k^T of the
+            latest prompted attention, (S * B * nW, heads, P, N), written by
+            the prompted attention (it fills a ``logits`` field when the
+            state has one) before its output projection runs.
+    """
+
+    logits: Optional[Tensor] = None
 
 
 class TaskAwareLoRA(nn.Module):
@@ -246,6 +263,7 @@ class TADFormer(AdaptedBackbone):
         every block, prompt lifts at the mergings, per-task regions."""
         support = self.backbone_support()
         self._support = support
+        self._carrier = PromptCarrier(support, PROMPTS, TaskPromptState)
         num_stages = support.num_stages
         ranks = per_stage(self.rank, num_stages, 'rank')
         task_blocks = {block for stage, block in support.blocks('last')
@@ -259,15 +277,14 @@ class TADFormer(AdaptedBackbone):
                     if block in task_blocks and role in TASK_ROLES else None))
         blocks = support.blocks('all')
         final = blocks[-1][1]
+        self._carrier.prompt_attention(self, [block for _, block in blocks])
         for stage, block in blocks:
-            self.replace(support.attention(block),
-                         support.prompted_attention())
             self.add_pre_hook(block, support.hw_probe())
             self.add_pre_hook(block, BoundHook(self, '_prompts_in', block))
             self.add_hook(block, BoundHook(
                 self, '_prompts_out', block, stage, block in task_blocks,
                 block != final))
-        merges = [s for s in range(num_stages) if support.downsample(s)]
+        merges = self._carrier.downsamplings()
         for stage in merges:
             self.add_hook(support.downsample(stage),
                           BoundHook(self, '_lift', stage))
@@ -296,15 +313,13 @@ class TADFormer(AdaptedBackbone):
     def prepare_context(self, context) -> None:
         """The prompts every image starts with, (B, T, C_0)."""
         tokens = self.shared['prompts'].tokens
-        context.carry[PROMPTS] = tokens.unsqueeze(0).expand(
-            context.batch_size, *tokens.shape)
+        self._carrier.start(context, tokens.unsqueeze(0).expand(
+            context.batch_size, *tokens.shape))
 
     def _prompts_in(self, block: str, module: nn.Module,
                     args: tuple) -> None:
         """Pre-hook of ``block``: its prompts through its first norm."""
-        context = current_context()
-        context.prompts = PromptState(
-            tokens=self._support.norm1(block, context.carry[PROMPTS]))
+        self._carrier.enter(block)
 
     def _prompts_out(self, block: str, stage: int, gate: bool, update: bool,
                      module: nn.Module, args: tuple,
@@ -312,15 +327,9 @@ class TADFormer(AdaptedBackbone):
         """Hook of ``block``: stage gate on the task streams (last blocks),
         then the prompt update ``p + MLP(LN2(a_p))`` on the shared stream
         (all blocks but the final one, whose prompts are never used)."""
-        context = current_context()
         if gate:
             output = self._gate(block, stage, output)
-        if update:
-            with context.shared_only():
-                context.carry[PROMPTS] = self._support.mlp_residual(
-                    block, context.prompts.out,
-                    identity=context.carry[PROMPTS])
-        context.prompts = None
+        self._carrier.leave(block, 'mlp_of_attention' if update else None)
         return output
 
     def _gate(self, block: str, stage: int, output: Tensor) -> Tensor:
@@ -342,7 +351,6 @@ class TADFormer(AdaptedBackbone):
 
     def _lift(self, stage: int, module: nn.Module, args: tuple,
               output) -> None:
-        """Hook of a patch merging: prompts to the next stage's width."""
-        context = current_context()
-        up = self.shared['prompts'].up[str(stage)]
-        context.carry[PROMPTS] = up(context.carry[PROMPTS])
+        """Hook of a patch merging: prompts to the next stage's width
+        (TADFormer's own up-projection)."""
+        self._carrier.lift(stage, self.shared['prompts'].up[str(stage)])

@@ -29,8 +29,9 @@ from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 from ..mechanism.base import AdaptedBackbone
-from ..mechanism.context import PromptState, current_context
+from ..mechanism.context import current_context
 from ..mechanism.insertion import BoundHook
+from ..mechanism.prompts import PromptCarrier
 
 DEPTHS = ('shallow', 'deep')
 CARRY = 'vpt_prompts'
@@ -131,21 +132,19 @@ class VPT(AdaptedBackbone):
         """Prompted attention and prompt hooks in the prompted blocks, prompt
         lifts at the mergings (VPT-shallow), the prompt tokens."""
         support = self.backbone_support()
-        self._support = support
+        self._carrier = PromptCarrier(support, CARRY)
         blocks = self.prompted_blocks(support)
+        self._carrier.prompt_attention(self, [block for _, block in blocks])
         for index, (stage, block) in enumerate(blocks):
-            self.replace(support.attention(block),
-                         support.prompted_attention())
             self.add_pre_hook(block, BoundHook(self, '_prompts_in', index,
                                                block))
             carry = not self.deep and index < len(blocks) - 1
             self.add_hook(block, BoundHook(self, '_prompts_out', block,
                                            carry))
         if not self.deep and self.lift_at_merging:
-            for stage in range(support.num_stages):
-                if support.downsample(stage):
-                    self.add_hook(support.downsample(stage),
-                                  BoundHook(self, '_lift', stage))
+            for stage in self._carrier.downsamplings():
+                self.add_hook(support.downsample(stage),
+                              BoundHook(self, '_lift', stage))
         channels = [support.channels(stage) for stage, _ in blocks]
         bound = xavier_bound(support.patch_embedding())
         self.add_shared('prompts', VisualPrompts(
@@ -159,8 +158,8 @@ class VPT(AdaptedBackbone):
             return
         prompts = self.shared['prompts']
         tokens = prompts.tokens[0]
-        context.carry[CARRY] = prompts.dropout(tokens.unsqueeze(0).expand(
-            context.batch_size, *tokens.shape))
+        self._carrier.start(context, prompts.dropout(tokens.unsqueeze(
+            0).expand(context.batch_size, *tokens.shape)))
 
     def _prompts_in(self, index: int, block: str, module: nn.Module,
                     args: tuple) -> None:
@@ -169,16 +168,13 @@ class VPT(AdaptedBackbone):
         through its first norm."""
         if not self.num_prompts:
             return
-        context = current_context()
+        raw = None  # VPT-shallow: the carried prompts
         if self.deep:
             prompts = self.shared['prompts']
             tokens = prompts.dropout(prompts.tokens[index])
-            raw = tokens.unsqueeze(0).expand(context.batch_size,
+            raw = tokens.unsqueeze(0).expand(current_context().batch_size,
                                              *tokens.shape)
-        else:
-            raw = context.carry[CARRY]
-        context.prompts = PromptState(
-            tokens=self._support.norm1(block, raw))
+        self._carrier.enter(block, raw)
 
     def _prompts_out(self, block: str, carry: bool, module: nn.Module,
                      args: tuple, output: Tensor) -> None:
@@ -186,22 +182,13 @@ class VPT(AdaptedBackbone):
         ``p + drop(a)`` then the block's MLP residual, with ``a`` the
         prompts' attention output averaged over each image's windows; the
         block's prompt state is then cleared."""
-        context = current_context()
-        if carry and context.prompts is not None:
-            prompts = context.carry[CARRY] + self._support.attention_drop_path(
-                block, context.prompts.out)
-            context.carry[CARRY] = self._support.mlp_residual(
-                block, prompts, identity=prompts)
-        context.prompts = None
+        self._carrier.leave(block, 'through_block' if carry else None)
 
     def _lift(self, stage: int, module: nn.Module, args: tuple,
               output) -> None:
         """Hook of stage ``stage``'s patch merging: the carried prompts to
-        the next stage's width."""
-        context = current_context()
-        if CARRY in context.carry:
-            context.carry[CARRY] = self._support.merge_tokens(
-                stage, context.carry[CARRY])
+        the next stage's width (the support's ``merge_tokens``)."""
+        self._carrier.lift(stage)
 
 
 @MODELS.register_module()

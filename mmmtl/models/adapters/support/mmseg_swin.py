@@ -291,9 +291,10 @@ class PromptedWindowAttention(nn.Module):
     that reads the prompt logits) runs on all P + N positions. The window
     tokens' outputs are returned; the prompt positions' outputs of the
     shared stream, averaged over the windows of each image, go to
-    ``context.prompts.out``; the unscaled logits q k^T of prompt queries
-    against window keys, (S * B * nW, heads, P, N), to
-    ``context.prompts.logits`` (before the projection runs). Inside a
+    ``context.prompts.out``; when the prompt state has a ``logits`` field
+    (a method's subclass of :class:`PromptState`, e.g. TADFormer's), the
+    unscaled logits q k^T of prompt queries against window keys,
+    (S * B * nW, heads, P, N), go there (before the projection runs). Inside a
     region the windows are the stacked streams' (prompts tiled over them),
     or the shared stream's alone while the streams are collapsed.
 
@@ -336,7 +337,8 @@ class PromptedWindowAttention(nn.Module):
             attn = attn.view(-1, heads, total, total)
         attn = base.attn_drop(base.softmax(attn))
         out = (attn @ v).transpose(1, 2).reshape(windows, total, channels)
-        prompts.logits = logits[:, :, :num_prompts, num_prompts:]
+        if hasattr(prompts, 'logits'):  # asked for by the prompt state
+            prompts.logits = logits[:, :, :num_prompts, num_prompts:]
         shared_rows = windows // context.rows_per_stream
         out = base.proj_drop(base.proj(out))  # may expand collapsed streams
         prompts.out = out[:shared_rows, :num_prompts].reshape(
