@@ -67,12 +67,18 @@ class GeneratedAdapter(nn.Module):
         index: this site's entry in them.
     """
 
+    #: what the index counts, in the repr (``layer=3``).
+    index_name = 'site'
+
     def __init__(self, key: str, index: int):
         super().__init__()
         self.kernels_key, self.index = key, index
 
     def reset_parameters(self) -> None:
         """No parameters of its own (they are generated)."""
+
+    def extra_repr(self) -> str:
+        return f'{self.index_name}={self.index}'
 
     def kernels(self, x: Tensor) -> Tuple[Any, Tensor]:
         """This site's weights and the stacked task streams of ``x``

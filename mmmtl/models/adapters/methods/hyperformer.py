@@ -235,9 +235,6 @@ class HyperformerAdapter(GeneratedAdapter):
                    w.beta[:, None])
         return y + out.view_as(y)
 
-    def extra_repr(self) -> str:
-        return f'site={self.index}'
-
 
 @MODELS.register_module()
 class Hyperformer(GeneratedAdapterMethod):

@@ -157,6 +157,8 @@ class PolyhistorAdapter(GeneratedAdapter):
         scale: s.
     """
 
+    index_name = 'layer'
+
     def __init__(self, layer: int, scale: float = 1.0):
         super().__init__(KERNELS, layer)
         self.scale = scale
@@ -168,7 +170,7 @@ class PolyhistorAdapter(GeneratedAdapter):
         return self.scale * out.view_as(u)
 
     def extra_repr(self) -> str:
-        return f'layer={self.index}, scale={self.scale}'
+        return f'{super().extra_repr()}, scale={self.scale}'
 
 
 @MODELS.register_module()
