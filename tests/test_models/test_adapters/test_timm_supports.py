@@ -25,9 +25,13 @@ METHODS = {
     'VMTAdapter': dict(bottleneck=4),
     'Polyhistor': dict(bottleneck=4, embed_dim=8, hyper_dim=8),
     'LoRA': dict(rank=2, targets=[r'.*\.mlp\.fc1']),
+    'VPTDeep': dict(num_prompts=2),
+    'VPTShallow': dict(num_prompts=2),
 }
 CELLS = [(m, b) for m in METHODS for b in BACKBONES
-         if not (m == 'MTLoRA' and b == 'convnext')]
+         if not (m == 'MTLoRA' and b == 'convnext')
+         and not m.startswith('VPT')]
+PROMPTED = [('VPTDeep', 'vit'), ('VPTShallow', 'vit4')]
 
 
 def build(method: str, backbone: str):
@@ -62,7 +66,7 @@ def test_identity_at_init_equals_the_frozen_backbone(method, backbone):
             torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize('method,backbone', CELLS)
+@pytest.mark.parametrize('method,backbone', CELLS + PROMPTED)
 def test_streams_never_mix_images_or_tasks(method, backbone):
     """Random adapter weights: each image's task outputs are those of the
     image alone, and the tasks differ where the method is task-specific."""
@@ -114,8 +118,12 @@ def test_timm_swin_regions_end_at_the_stage():
 
 def test_what_a_family_lacks_is_named_at_build_time():
     with pytest.raises(UnsupportedBackboneError,
-                       match="'prompts'.*timm VisionTransformer"):
+                       match="'probes'.*timm VisionTransformer"):
         MODELS.build(dict(type='TADFormer', module=BACKBONES['vit'][0],
+                          tasks=TASKS))
+    with pytest.raises(UnsupportedBackboneError,
+                       match="'prompts'.*timm SwinTransformer"):
+        MODELS.build(dict(type='VPTDeep', module=BACKBONES['swin'][0],
                           tasks=TASKS))
     with pytest.raises(UnsupportedBackboneError,
                        match="'regions'.*timm ConvNeXt"):
@@ -174,3 +182,26 @@ def test_block_checkpointing_keeps_outputs_and_gradients(backbone):
     for a, b in zip(results[0][0] + results[0][1],
                     results[1][0] + results[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_prompted_global_attention_is_the_attention_over_prompts_and_tokens():
+    """ViT prompts: the block's own attention on [prompts; tokens] (no
+    window tiling, bias or mask to exclude)."""
+    from mmmtl.models.adapters import PromptState, TaskContext
+    from mmmtl.models.adapters.mechanism.context import activate
+    support = get_support(build('LoRA', 'vit').module)
+    block = support.blocks()[0][1]
+    attn = support.block(block).attn
+    site = support.prompted_attention()
+    x, prompts = torch.randn(2, 17, 64), torch.randn(2, 3, 64)
+    context = TaskContext(tasks=TASKS, batch_size=2)
+    state = context.prompts = PromptState(tokens=prompts)
+    with torch.no_grad(), activate(context):
+        out = site.forward_site(attn, x)
+        expected = attn(torch.cat([prompts, x], 1))
+        context.prompts = None
+        plain = site.forward_site(attn, x)
+    torch.testing.assert_close(out, expected[:, 3:])
+    torch.testing.assert_close(state.out, expected[:, :3])
+    torch.testing.assert_close(plain, attn(x))
+    assert support.downsample(0) is None

@@ -12,6 +12,10 @@ tokens: class token and/or registers)::
         .mlp.fc1 / .mlp.fc2              Linear       roles 'fc1', 'fc2'
     pyramid.levels.{k}                   SimpleFeaturePyramid level k
 
+Prompts (VPT) attend globally: prepended to each image's sequence (prefix
+and patch tokens) in the blocks' own attention; a ViT has no downsampling,
+so carried prompts keep their width.
+
 "Stages" are the block groups that end at the taps feeding the pyramid:
 with one tap (the default) the whole trunk is stage 0 and its map feeds
 all four levels; with four taps stage k ends at tap k and feeds level k.
@@ -23,15 +27,15 @@ import torch
 from torch import Tensor, nn
 
 from mmmtl.models.backbones.timm_backbone import TimmMultiScaleBackbone
-from ..mechanism.context import TaskContext
-from .base import BackboneSupport, Region, RegionSupport
+from ..mechanism.context import TaskContext, current_context
+from .base import BackboneSupport, PromptSupport, Region, RegionSupport
 from .timm_stages import TIMM_TRANSFORMER_ROLES
 
 PREFIX = 'model.model'
 
 
-class TimmViTSupport(BackboneSupport, RegionSupport):
-    """Names and regions of a timm ViT feature extractor.
+class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport):
+    """Names, regions and prompts of a timm ViT feature extractor.
 
     Args:
         backbone: a :class:`TimmMultiScaleBackbone` of a timm ViT.
@@ -120,6 +124,42 @@ class TimmViTSupport(BackboneSupport, RegionSupport):
                        stack=PyramidResidualStack(self),
                        shared_stream=False)]
 
+    # prompts ---------------------------------------------------------------
+    def block(self, name: str) -> nn.Module:
+        return self.backbone.get_submodule(name)
+
+    def prompted_attention(self) -> 'PromptedGlobalAttention':
+        return PromptedGlobalAttention()
+
+    def norm1(self, block: str, x: Tensor) -> Tensor:
+        return self.block(block).norm1(x)
+
+    def attention_drop_path(self, block: str, x: Tensor) -> Tensor:
+        """The block's layer scale and drop path after its attention."""
+        module = self.block(block)
+        return module.drop_path1(module.ls1(x))
+
+    def mlp_residual(self, block: str, x: Tensor, identity: Tensor) -> Tensor:
+        module = self.block(block)
+        return identity + module.drop_path2(module.ls2(module.mlp(
+            module.norm2(x))))
+
+    def downsample(self, stage: int) -> Optional[str]:
+        """None: a ViT keeps its token grid."""
+        return None
+
+    def merge_tokens(self, stage: int, tokens: Tensor) -> Tensor:
+        raise ValueError(f'{self.family} has no downsampling to merge '
+                         'prompt tokens through')
+
+    def patch_embedding(self) -> nn.Module:
+        return self.vit.patch_embed.proj
+
+    def windows_to_tokens(self, block: str, windows: Tensor,
+                          hw_shape: Tuple[int, int]) -> Tensor:
+        """Global attention runs on whole sequences: rows are tokens."""
+        return windows
+
     # tokens ----------------------------------------------------------------
     def patch_map(self, tokens: Tensor) -> Tensor:
         """Block tokens (N, P + L, C) -> the tap's map (N, C, H, W): prefix
@@ -183,3 +223,54 @@ class PyramidResidualStack:
                        for task in context.tasks]
             stacked.append(torch.cat(streams))
         return stacked
+
+
+class PromptedGlobalAttention(nn.Module):
+    """Global attention with prompt tokens, on a timm ``Attention``'s own
+    weights (a site adapter replacing ``<block>.attn``).
+
+    With prompts in the context (:class:`PromptState`, (B, P, C)), each
+    sequence of N tokens attends over ``[P prompts; N tokens]`` (the
+    prompts stacked over the task streams inside a region). The output
+    projection (possibly an adapter site) runs on all P + N positions; the
+    token outputs are returned, the shared stream's prompt outputs go to
+    ``context.prompts.out`` (B, P, C) and, when the prompt state has a
+    ``logits`` field, the unscaled prompt-query logits (rows, heads, P, N)
+    there. Without prompts it is the original attention.
+    """
+
+    def reset_parameters(self) -> None:
+        """No parameters of its own."""
+
+    def forward_site(self, base: nn.Module, x: Tensor,
+                     attn_mask: Optional[Tensor] = None,
+                     is_causal: bool = False) -> Tensor:
+        """x: sequences (S * B, N, C)."""
+        context = current_context()
+        prompts = context.prompts
+        if prompts is None:
+            return base(x, attn_mask=attn_mask, is_causal=is_causal)
+        if attn_mask is not None or is_causal:
+            raise ValueError('prompted attention takes no attention mask')
+        rows, length, _ = x.shape
+        tokens = prompts.tokens
+        if context.stacked and not context.collapsed:
+            tokens = context.stack(tokens)
+        num_prompts = tokens.shape[1]
+        seq = torch.cat([tokens, x], dim=1)
+        total = num_prompts + length
+        qkv = base.qkv(seq).reshape(rows, total, 3, base.num_heads,
+                                    base.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        q, k = base.q_norm(q), base.k_norm(k)
+        logits = q @ k.transpose(-2, -1)
+        attn = base.attn_drop((logits * base.scale).softmax(dim=-1))
+        out = base.norm((attn @ v).transpose(1, 2).reshape(rows, total, -1))
+        if base.gate is not None:
+            out = out * base.gate(seq).sigmoid()
+        if hasattr(prompts, 'logits'):  # asked for by the prompt state
+            prompts.logits = logits[:, :, :num_prompts, num_prompts:]
+        shared_rows = rows // context.rows_per_stream
+        out = base.proj_drop(base.proj(out))  # may expand collapsed streams
+        prompts.out = out[:shared_rows, :num_prompts]
+        return out[:, num_prompts:]
