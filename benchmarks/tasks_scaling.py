@@ -3,7 +3,9 @@
 For each method and T in (1, 2, 4, 8) synthetic tasks, builds Swin-T (random
 init) wrapped by the method (VMT and Polyhistor on mmseg's stage outputs;
 MTLoRA and TADFormer, r = 16, on the merged stage outputs they are
-published with) and measures, in one run:
+published with), or, for the ``*_vit_s`` rows, a DINOv2 ViT-S/14 from timm
+(taps after blocks 3/6/9/12 into the feature pyramid, dynamic image size),
+and measures, in one run:
 
 * training-step time: forward, backward of the sum of every task feature,
   AdamW step over the trainable parameters;
@@ -41,19 +43,31 @@ METHODS = dict(vmt=dict(type='VMTAdapter'),
                mtlora=dict(type='MTLoRA', rank=16),
                tadformer=dict(type='TADFormer', rank=16),
                polyhistor=dict(type='Polyhistor'),
-               polyhistor_lite=dict(type='PolyhistorLite'))
+               polyhistor_lite=dict(type='PolyhistorLite'),
+               vmt_vit_s=dict(type='VMTAdapter'),
+               mtlora_vit_s=dict(type='MTLoRA', rank=16),
+               polyhistor_vit_s=dict(type='Polyhistor'),
+               lora_vit_s=dict(type='LoRA', rank=4))
 MERGED_OUTPUTS = ('mtlora', 'tadformer')
+VIT_S = dict(type='TimmMultiScaleBackbone',
+             model_name='vit_small_patch14_dinov2', out_indices=(2, 5, 8, 11),
+             model_kwargs=dict(dynamic_img_size=True))
 NUM_TASKS = (1, 2, 4, 8)
 
 
 def build(method: str, num_tasks: int, device: str) -> torch.nn.Module:
-    """Swin-T (mmseg defaults) wrapped by ``method`` with ``num_tasks``."""
+    """Swin-T (mmseg defaults) or DINOv2 ViT-S (``*_vit_s``) wrapped by
+    ``method`` with ``num_tasks``."""
     from mmmtl.registry import MODELS
     from mmmtl.utils import register_all_modules
     register_all_modules()
     tasks = tuple(f'task{i}' for i in range(num_tasks))
-    module = (dict(type='SwinTransformerMTL', out_after_downsample=True)
-              if method in MERGED_OUTPUTS else dict(type='SwinTransformer'))
+    if method.endswith('_vit_s'):
+        module = VIT_S
+    elif method in MERGED_OUTPUTS:
+        module = dict(type='SwinTransformerMTL', out_after_downsample=True)
+    else:
+        module = dict(type='SwinTransformer')
     model = MODELS.build(dict(METHODS[method], tasks=tasks, module=module))
     return model.to(device)
 
