@@ -40,9 +40,11 @@ def param_report(model: nn.Module, convention: str = 'mmmtl') -> Dict:
 
     Returns:
         dict with ``convention``, ``counts`` (what the headline counts),
-        ``backbone_type``, ``backbone_total`` (wrapped module only),
-        ``backbone_trainable`` (adapters included), ``adapters`` (parameters
-        of the wrapper outside the wrapped module), ``wrapped_trainable``,
+        ``backbone_type``, ``backbone_total`` (wrapped module only, without
+        the parameters a method injected into it), ``backbone_trainable``
+        (adapters included), ``adapters`` (parameters of the wrapper outside
+        the wrapped module, and those it injected into it, e.g. HF PEFT
+        layers: ``injected_parameters()``), ``wrapped_trainable``,
         ``backbone_trainable_pct`` (of ``backbone_total``), ``heads``
         ({task: trainable}), ``heads_total``, ``neck_trainable``,
         ``other_trainable``, ``total_trainable``, ``total_params`` and
@@ -53,8 +55,11 @@ def param_report(model: nn.Module, convention: str = 'mmmtl') -> Dict:
                          f'{CONVENTIONS}')
     backbone = getattr(model, 'backbone', model)
     wrapped = getattr(backbone, 'module', backbone)
-    wrapped_ids = {id(p) for p in wrapped.parameters()}
-    backbone_total = count_params(wrapped.parameters())
+    injected = {id(p) for p in getattr(backbone, 'injected_parameters',
+                                       lambda: [])()}
+    wrapped_ids = {id(p) for p in wrapped.parameters()} - injected
+    backbone_total = count_params(p for p in wrapped.parameters()
+                                  if id(p) not in injected)
     backbone_trainable = _trainable(backbone)
     adapters = count_params(
         p for p in backbone.parameters() if id(p) not in wrapped_ids)

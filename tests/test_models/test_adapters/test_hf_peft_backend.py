@@ -120,10 +120,15 @@ def test_counts_identity_at_init_gradients_and_keys(kind, backbone):
     # what trains: exactly PEFT's adapter parameters, inside the backbone
     names = trainable(model)
     assert names and all(n.startswith('module.') for n in names)
-    assert all(PREFIXES[kind] in n for n in names)
+    # the ViT's feature pyramid is new (no checkpoint holds it) and trains
+    pyramid = {n for n in names if n.startswith('module.pyramid.')}
+    assert bool(pyramid) == (backbone == 'vit')
+    assert all(PREFIXES[kind] in n for n in names if n not in pyramid)
     ours = sum(p.numel() for p in names.values())
     args = {k: v for k, v in peft_config(kind, backbone).items()
             if k != 'type'}
+    if pyramid:  # PEFT's way to train a whole module
+        args['modules_to_save'] = ['pyramid']
     reference = peft.get_peft_model(copy.deepcopy(plain),
                                     getattr(peft, kind)(**args))
     assert ours == reference.get_nb_trainable_parameters()[0] > 0
@@ -148,7 +153,7 @@ def test_counts_identity_at_init_gradients_and_keys(kind, backbone):
     plain_keys = {f'module.{k}' for k in plain.state_dict()}
     extra = {f'module.{k}' for k in adapter_keys(model)}
     assert set(state) == plain_keys | extra
-    assert {f'module.{n[len("module."):]}' for n in names} <= extra
+    assert {n for n in names if n not in pyramid} <= extra
     # the adapted backbone's non-adapter entries load strictly into the
     # plain backbone and are its weights
     base = {k: v for k, v in model.module.state_dict().items()
@@ -315,3 +320,17 @@ def test_config_errors_are_clear(monkeypatch):
     monkeypatch.setitem(sys.modules, 'peft', None)
     with pytest.raises(ImportError, match='pip install peft'):
         make(type='LoHaConfig', r=4, target_modules=ATTN['swin'])
+
+
+@pytest.mark.parametrize('kind', METHODS)
+def test_param_report_counts_the_tuner_as_adapters(kind):
+    from mmmtl.analysis import param_report
+    model, plain = build(kind, 'swin')
+    report = param_report(model)
+    tuner = sum(p.numel() for p in model.injected_parameters())
+    assert tuner > 0
+    assert report['backbone_total'] == sum(
+        p.numel() for p in plain.parameters())
+    assert report['adapters'] == tuner
+    assert report['backbone_trainable'] == sum(
+        p.numel() for p in model.parameters() if p.requires_grad)

@@ -173,8 +173,20 @@ class HFPEFTAdapter(AdaptedBackbone):
                                 if p.requires_grad]
 
     def method_trainable(self) -> Sequence[str]:
-        """Exactly the parameters PEFT marked trainable."""
-        return tuple(f'^{re.escape(n)}$' for n in self._peft_trainable)
+        """The parameters PEFT marked trainable, and those the backbone's
+        family adds that no checkpoint holds (e.g. a ViT's pyramid)."""
+        return tuple(super().method_trainable()) + tuple(
+            f'^{re.escape(n)}$' for n in self._peft_trainable)
+
+    def injected_parameters(self) -> List[nn.Parameter]:
+        """The tuner's own parameters, inside the wrapped backbone (not its
+        base layers'): parameter reports count them as adapters."""
+        params = []
+        for name in self.peft_layers:
+            layer = self.module.get_submodule(name)
+            base = {id(p) for p in layer.get_base_layer().parameters()}
+            params += [p for p in layer.parameters() if id(p) not in base]
+        return params
 
     def _layer_slots(self) -> Iterator[Tuple[nn.Module, str, nn.Module]]:
         """``(parent, attribute, peft layer)`` of every wrapped layer."""
