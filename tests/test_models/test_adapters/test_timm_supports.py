@@ -141,7 +141,8 @@ def test_what_a_family_lacks_is_named_at_build_time():
 
 @pytest.mark.parametrize('method,options', [
     ('VMTAdapter', dict(bottleneck=4)),
-    ('BottleneckAdapter', dict(placement='ffn', reduction=8))])
+    ('BottleneckAdapter', dict(placement='ffn', reduction=8)),
+    ('Polyhistor', dict(bottleneck=4, embed_dim=8, hyper_dim=8))])
 def test_conv_mlp_convnext_runs_adapters_channels_first(method, options):
     """Small ConvNeXts (1x1-conv MLPs on NCHW maps): MLP adapters run
     through ChannelsFirst and start as the identity."""

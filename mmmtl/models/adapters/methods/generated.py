@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from ..mechanism.base import AdaptedBackbone
 from ..mechanism.context import current_context
+from ..mechanism.insertion import ChannelsFirst
 
 Sites = List[Tuple[str, nn.Module]]
 
@@ -115,6 +116,8 @@ class GeneratedAdapterMethod(AdaptedBackbone):
         hyper, sites = self.build_generated(support)
         self.add_shared('hyper', hyper)
         for name, adapter in sites:
+            if support.channels_first(name):  # e.g. 1x1-conv MLPs
+                adapter = ChannelsFirst(adapter)
             self.add_adapter(name, adapter, mode=self.adapter_mode)
         self.add_region(support.blocks()[0][1], shared_stream=False)
 
