@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from mmengine.config import Config
 
+from mmmtl.apis.runner_setup import default_work_dir
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
 from mmmtl.engine import build_runner
 from repo_files import REPO, load_module
@@ -155,8 +156,17 @@ def load_tool(name: str):
     return load_module(f'tools/{name}.py')
 
 
-def test_config_names_are_unique_so_default_work_dirs_differ():
-    names = [p.name for p in CONFIGS]
+def test_configs_have_distinct_work_dirs():
+    """Config names are unique, so default work dirs differ; a config
+    that shares a name (the top-level configs/vmt_swin_t_pascal.py entry
+    point) sets its own work_dir."""
+    work_dirs = {}
+    for path in CONFIGS:
+        work_dir = Config.fromfile(str(path)).get('work_dir') or \
+            default_work_dir(str(path))
+        assert work_dir not in work_dirs, (path, work_dirs.get(work_dir))
+        work_dirs[work_dir] = path
+    names = [p.name for p in CONFIGS if p.parent.name != 'configs']
     assert sorted(names) == sorted(set(names))
 
 
