@@ -12,8 +12,12 @@ loads every checkpoint -- ``load_from``, ``resume`` and
 Adapter-only checkpoints (:mod:`mmmtl.engine.adapter_checkpoint`) are loaded
 over the model initialised with its pretrained base weights.
 """
+import contextlib
 import copy
-from typing import Callable, Union
+import logging
+import os.path as osp
+import sys
+from typing import Callable, Iterator, Union
 
 from mmengine.config import Config
 from mmengine.model import is_model_wrapper
@@ -24,6 +28,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from mmmtl.compat.checkpoint import checkpoint_loading
 from mmmtl.registry import RUNNERS
 from .adapter_checkpoint import is_adapter_checkpoint, load_adapter_checkpoint
+from .atomic_files import (check_writable_dir, is_write_failure,
+                           remove_quietly, write_error)
 from .checkpoint_check import check_checkpoint_fits, check_resumable
 from .hooks.work_dir_lock_hook import WorkDirLock
 
@@ -70,9 +76,20 @@ class MultiTaskRunner(Runner):
     - The config is not copied into a work dir that a live training holds
       (``WorkDirLockHook`` then refuses this run's training), so that the
       copy stays the running one's.
+    - Writes that fail for lack of space or permission (the work dir, the
+      log file, checkpoints, ``scalars.json``) stop the run with one
+      :class:`~mmmtl.engine.atomic_files.WriteError` naming the path and
+      what to do, instead of an ``OSError`` traceback (or, for the log,
+      logging's traceback on every line while training goes on).
     """
 
     _resuming = False
+
+    def __init__(self, model, work_dir: str, *args, **kwargs) -> None:
+        check_writable_dir(work_dir)
+        self._work_dir = osp.abspath(work_dir)  # for the error messages
+        with self._write_failures_explained():
+            super().__init__(model, work_dir, *args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'MultiTaskRunner':
@@ -81,6 +98,43 @@ class MultiTaskRunner(Runner):
         cfg = copy.deepcopy(cfg)
         fill_dataset_tasks(cfg)
         return super().from_cfg(cfg)
+
+    def build_logger(self, *args, **kwargs):
+        """mmengine's logger, whose log file handlers raise a
+        :class:`WriteError` when the file cannot be written."""
+        logger = super().build_logger(*args, **kwargs)
+        for handler in logger.handlers:
+            if isinstance(handler, logging.FileHandler) and not getattr(
+                    handler, '_mmmtl_write_checked', False):
+                handler.handleError = _write_checked_handle_error(handler)
+                handler._mmmtl_write_checked = True
+        return logger
+
+    @contextlib.contextmanager
+    def _write_failures_explained(self) -> Iterator[None]:
+        """Turn an ``OSError`` of a full disk or unwritable folder into a
+        :class:`WriteError` (the file it names, else the work dir)."""
+        try:
+            yield
+        except OSError as exc:
+            if not is_write_failure(exc):
+                raise
+            if exc.filename:
+                raise write_error(None, exc) from exc
+            raise write_error(self.work_dir, exc,
+                              'a file in the work dir ') from exc
+
+    def train(self):
+        with self._write_failures_explained():
+            return super().train()
+
+    def val(self):
+        with self._write_failures_explained():
+            return super().val()
+
+    def test(self):
+        with self._write_failures_explained():
+            return super().test()
 
     def scale_lr(self, optim_wrapper, auto_scale_lr=None) -> None:
         """mmengine's LR scaling (``--auto-scale-lr``), then log the
@@ -108,7 +162,14 @@ class MultiTaskRunner(Runner):
                 f'not copying the config into {self.work_dir}: pid '
                 f"{owner.get('pid')} on {owner.get('host')} holds it")
             return
-        super().dump_config()
+        name = osp.basename(self.cfg.filename) if self.cfg.filename \
+            else f'{self.timestamp}.py'
+        path = osp.join(self.work_dir, name)
+        try:
+            super().dump_config()
+        except OSError as exc:
+            remove_quietly(path)  # no partial copy of the config
+            raise write_error(path, exc, 'the config copy ') from exc
 
     def _init_model_weights(self) -> None:
         """Initialise weights with ``Pretrained`` checkpoints loaded safely."""
@@ -164,6 +225,26 @@ class MultiTaskRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+def _write_checked_handle_error(handler: logging.FileHandler) -> Callable:
+    """``handler.handleError`` that raises a :class:`WriteError` (once)
+    when the log file cannot be written; logging's own ``handleError``
+    prints a traceback for every record and goes on."""
+    original = handler.handleError
+    raised = []
+
+    def handle_error(record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            return original(record)
+        if raised:  # already stopping the run: drop further records
+            return None
+        raised.append(exc)
+        raise write_error(handler.baseFilename, exc,
+                          'the log file ') from exc
+
+    return handle_error
 
 
 def build_runner(cfg: Config) -> Runner:

@@ -8,8 +8,8 @@ from mmengine.hooks import CheckpointHook
 
 from mmmtl.registry import HOOKS
 from ..adapter_checkpoint import make_adapter_only
-from ..atomic_files import (commit, remove_stale_temp_files, temp_name,
-                            write_text_atomically)
+from ..atomic_files import (commit, remove_quietly, remove_stale_temp_files,
+                            temp_name, write_error, write_text_atomically)
 
 
 @HOOKS.register_module()
@@ -25,6 +25,10 @@ class AtomicCheckpointHook(CheckpointHook):
       best) are deleted only after the new checkpoint and
       ``last_checkpoint`` are in place: a kill at any moment leaves a
       resumable work dir, also with ``max_keep_ckpts=1``.
+    * A save that fails (disk full, read-only folder, any error) deletes
+      its temporary file; an ``OSError`` becomes a
+      :class:`~mmmtl.engine.atomic_files.WriteError` naming the checkpoint
+      and what to do.
     * ``before_train`` deletes temporary files left by killed runs.
 
     Checkpoints go to a local directory (``out_dir``, or the work dir),
@@ -145,12 +149,25 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _write(self, runner, filename: str, **kwargs) -> None:
         """``runner.save_checkpoint`` to a temporary file, renamed to
-        ``filename`` in ``out_dir`` once complete."""
+        ``filename`` in ``out_dir`` once complete.
+
+        Raises:
+            WriteError: writing failed (disk full, read-only folder, ...);
+                the temporary file is deleted.
+        """
         temp = temp_name(filename)
+        temp_path = osp.join(self.out_dir, temp)
         self._writing = True
         try:
             runner.save_checkpoint(self.out_dir, temp,
                                    backend_args=self.backend_args, **kwargs)
+        except BaseException as exc:
+            if is_main_process():
+                remove_quietly(temp_path)
+            if isinstance(exc, OSError):
+                raise write_error(osp.join(self.out_dir, filename),
+                                  exc) from exc
+            raise
         finally:
             self._writing = False
         if is_main_process():
