@@ -10,6 +10,10 @@ running code from them and must hold this config's weights
 (mmmtl.engine.MultiTaskRunner); --unsafe-load opts in to full unpickling of
 files you trust. --amp is fp16 on CUDA; --amp --amp-dtype bfloat16 also runs
 on CPU; --compile torch.compiles the train step (docs/en/speed.md).
+
+SIGTERM/SIGINT (slurm's scancel, Ctrl-C) stop after the current iteration
+with its checkpoint saved and the work dir released (exit status 143/130);
+--resume continues from it (docs/en/reliability.md).
 """
 import argparse
 import os.path as osp
@@ -24,7 +28,7 @@ from mmmtl.apis import (add_runner_args, add_speed_args,  # noqa: E402
                         apply_speed_options, exit_on_user_error, load_config,
                         parse_runner_args, prepare_config)
 from mmmtl.compat.dist import close_process_group  # noqa: E402
-from mmmtl.engine import build_runner  # noqa: E402
+from mmmtl.engine import build_runner, check_work_dir_free  # noqa: E402
 from mmmtl.utils import register_all_modules  # noqa: E402
 
 
@@ -78,6 +82,9 @@ def main(argv=None) -> Runner:
     args = parse_args(argv)
     register_all_modules(init_default_scope=False)
     cfg = build_config(args)
+    # refuse a work dir that a live run holds before the runner writes
+    # its <timestamp> log dir there
+    check_work_dir_free(cfg.work_dir)
     runner = build_runner(cfg)
     runner.train()
     return runner

@@ -8,6 +8,7 @@ import argparse
 import functools
 import os
 import os.path as osp
+import re
 import sys
 import warnings
 from typing import Any, Callable, Optional
@@ -79,6 +80,22 @@ def default_work_dir(config_path: str) -> str:
     return osp.join('./work_dirs', osp.splitext(osp.basename(config_path))[0])
 
 
+# Hooks every tool run gets, also with configs that replace custom_hooks:
+# GracefulStopHook saves and exits cleanly on SIGTERM/SIGINT in training.
+DEFAULT_HOOKS = ('GracefulStopHook', )
+
+
+def add_default_hooks(cfg: Config) -> None:
+    """Append each of :data:`DEFAULT_HOOKS` that ``cfg.custom_hooks`` lacks
+    (a config that lists one keeps its own entry)."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    present = {hook.get('type') for hook in hooks if isinstance(hook, dict)}
+    for name in DEFAULT_HOOKS:
+        if name not in present:
+            hooks.append(dict(type=name))
+    cfg.custom_hooks = hooks
+
+
 def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
                    work_dir: Optional[str] = None, amp: bool = False,
                    unsafe_load: bool = False) -> Config:
@@ -87,6 +104,8 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
     - ``work_dir``: CLI > config > ``work_dirs/<config name>``.
     - ``unsafe_load``: sets the config key ``unsafe_load`` (checkpoints are
       then fully unpickled, which runs code from them).
+    - :data:`DEFAULT_HOOKS` are added to ``custom_hooks``
+      (:func:`add_default_hooks`).
     - No CUDA: ``SyncBN`` becomes ``BN`` (with a warning); ``--amp`` raises,
       since mixed precision needs a GPU here; ``--launcher pytorch`` (from
       torchrun's variables) and ``--launcher slurm`` (from srun's
@@ -94,6 +113,7 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
       in DDP without device ids.
     """
     cfg.launcher = launcher
+    add_default_hooks(cfg)
     if unsafe_load:
         cfg.unsafe_load = True
     if work_dir is not None:
@@ -123,6 +143,29 @@ def prepare_config(cfg: Config, *, config_path: str, launcher: str = 'none',
 
 
 USER_ERRORS = (FileNotFoundError, KeyError, ValueError)
+_WORKER_ERROR = re.compile(r'Caught \w+ in DataLoader worker process \d+\.\n'
+                           r'Original Traceback')
+
+
+def user_error_message(exc: BaseException) -> str:
+    """The message of a user error, without the traceback text that
+    torch's DataLoader puts in front of an error raised in a worker."""
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args \
+        else str(exc)
+    message = str(message)
+    if not _WORKER_ERROR.match(message):
+        return message
+    # the worker's traceback ends with "<module>.<Type>: <message>"
+    names = {type(exc).__name__, f'{type(exc).__module__}.'
+             f'{type(exc).__qualname__}'}
+    starts = [found.end() for name in names for found in re.finditer(
+        rf'^{re.escape(name)}: ', message, flags=re.MULTILINE)]
+    if not starts:
+        return message
+    message = message[max(starts):].rstrip()
+    if isinstance(exc, KeyError) and message[:1] in '\'"':
+        message = message[1:-1]  # the worker printed the KeyError's repr
+    return message
 
 
 def exit_on_user_error(main: Callable) -> Callable:
@@ -138,8 +181,7 @@ def exit_on_user_error(main: Callable) -> Callable:
         except USER_ERRORS as exc:
             if os.environ.get('MMMTL_DEBUG'):
                 raise
-            message = exc.args[0] if isinstance(exc, KeyError) and exc.args \
-                else str(exc)
+            message = user_error_message(exc)
             print(f'error: {message}\n(set MMMTL_DEBUG=1 for the full '
                   'traceback)', file=sys.stderr)
             raise SystemExit(2)

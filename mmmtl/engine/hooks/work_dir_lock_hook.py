@@ -1,8 +1,10 @@
 """One training run per work dir: the lock file ``<work_dir>/.lock``."""
 import atexit
 import json
+import logging
 import os
 import os.path as osp
+import shutil
 import time
 import uuid
 from typing import Optional, Tuple
@@ -18,7 +20,12 @@ LOCK_NAME = '.lock'
 
 class WorkDirLockedError(ValueError):
     """Another run holds the work dir (a ``ValueError``: the tools print
-    it as one line and exit with status 2)."""
+    it as one line and exit with status 2). ``owner``: the lock file's
+    content, when it could be read."""
+
+    def __init__(self, message: str, owner: Optional[dict] = None) -> None:
+        super().__init__(message)
+        self.owner = owner
 
 
 class WorkDirLock:
@@ -30,13 +37,19 @@ class WorkDirLock:
     another host is never taken over, since its pid cannot be checked from
     here. A process that exits without :meth:`release` (an exception)
     releases it at exit; after a SIGKILL the lock is stale.
+
+    ``log_dir``: the owner's ``<work_dir>/<timestamp>`` log dir, recorded
+    so that a refused run knows whether it shares that dir (two runs
+    started in the same second) before it removes its own.
     """
 
-    def __init__(self, work_dir: str) -> None:
+    def __init__(self, work_dir: str, log_dir: Optional[str] = None) -> None:
         self.path = osp.join(work_dir, LOCK_NAME)
         self.owner = dict(pid=os.getpid(), host=this_host(),
                           started=time.strftime('%Y-%m-%d %H:%M:%S'),
                           token=uuid.uuid4().hex)
+        if log_dir is not None:
+            self.owner['log_dir'] = osp.abspath(log_dir)
         self.held = False
 
     def acquire(self, attempts: int = 10) -> Optional[dict]:
@@ -61,7 +74,8 @@ class WorkDirLock:
                     time.sleep(0.1)
                     continue
                 if not self._is_stale(owner):
-                    raise WorkDirLockedError(self._locked_message(owner))
+                    raise WorkDirLockedError(self._locked_message(owner),
+                                             owner)
                 if self._remove_if_unchanged(raw):
                     stale = owner
                 continue
@@ -141,14 +155,51 @@ class WorkDirLock:
                 'the lock file only if that run is gone')
 
 
+def check_work_dir_free(work_dir: str) -> None:
+    """Refuse a training on ``work_dir`` while a live run holds it, before
+    anything is written there (``tools/train.py`` calls this before it
+    builds the runner, which creates the ``<timestamp>`` log dir).
+
+    Raises:
+        WorkDirLockedError: as :meth:`WorkDirLock.acquire` would.
+    """
+    lock = WorkDirLock(work_dir)
+    owner = lock.live_owner()
+    if owner is not None:
+        raise WorkDirLockedError(lock._locked_message(owner), owner)
+
+
+def remove_refused_log_dir(runner, owner: Optional[dict]) -> bool:
+    """Remove the ``<work_dir>/<timestamp>`` log dir of a refused run
+    (its log file and config copy), unless the lock's ``owner`` logs into
+    the same dir (both started in the same second). Returns whether it
+    was removed."""
+    log_dir = osp.abspath(runner.log_dir)
+    if osp.dirname(log_dir) != osp.abspath(runner.work_dir) or \
+            not osp.isdir(log_dir):
+        return False
+    if owner is not None and owner.get('log_dir') == log_dir:
+        return False
+    logger = getattr(runner, 'logger', None)
+    for handler in list(getattr(logger, 'handlers', [])):
+        if isinstance(handler, logging.FileHandler) and \
+                osp.dirname(osp.abspath(handler.baseFilename)) == log_dir:
+            handler.close()
+            logger.removeHandler(handler)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return True
+
+
 @HOOKS.register_module()
 class WorkDirLockHook(Hook):
     """Hold :class:`WorkDirLock` on the work dir while a training runs.
 
     Rank 0 takes the lock before any other hook's ``before_train`` (so
     before checkpoints are rotated or written) and every rank stops with
-    :class:`WorkDirLockedError` when it is refused. The lock is released
-    in ``after_run``, or at process exit when training fails. Test and
+    :class:`WorkDirLockedError` when it is refused; a refused run removes
+    the ``<timestamp>`` log dir it created (:func:`remove_refused_log_dir`),
+    so it leaves nothing in the work dir. The lock is released in
+    ``after_run``, or at process exit when training fails. Test and
     validation runs do not take it.
     """
 
@@ -160,11 +211,12 @@ class WorkDirLockHook(Hook):
     def before_train(self, runner) -> None:
         error = [None]
         if is_main_process():
-            self.lock = WorkDirLock(runner.work_dir)
+            self.lock = WorkDirLock(runner.work_dir, log_dir=runner.log_dir)
             try:
                 stale = self.lock.acquire()
             except WorkDirLockedError as exc:
                 error = [str(exc)]
+                remove_refused_log_dir(runner, exc.owner)
             else:
                 if stale is not None:
                     runner.logger.warning(
