@@ -155,7 +155,8 @@ def test_tpc_at_proj_by_hand():
     heads, prompts, tokens, channels = 2, 3, 4, 6
     base = nn.Linear(channels, channels)
     site = TaskAwareLoRA(channels, channels, rank=2, scale=1.0, dropout=0.0,
-                         num_tasks=3, task_filter='static', num_heads=heads)
+                         num_tasks=3, task_filter='static', num_heads=heads,
+                         rows='windows')
     randomise(site, std=0.3)
     x = torch.randn(4, 5, prompts + tokens, channels)  # 5 windows per stream
     logits = torch.randn(4 * 5, heads, prompts, tokens)

@@ -27,11 +27,13 @@ METHODS = {
     'LoRA': dict(rank=2, targets=[r'.*\.mlp\.fc1']),
     'VPTDeep': dict(num_prompts=2),
     'VPTShallow': dict(num_prompts=2),
+    'TADFormer': dict(rank=2),
 }
 CELLS = [(m, b) for m in METHODS for b in BACKBONES
          if not (m == 'MTLoRA' and b == 'convnext')
-         and not m.startswith('VPT')]
-PROMPTED = [('VPTDeep', 'vit'), ('VPTShallow', 'vit4')]
+         and not m.startswith(('VPT', 'TADFormer'))]
+PROMPTED = [('VPTDeep', 'vit'), ('VPTShallow', 'vit4'), ('TADFormer', 'vit'),
+            ('TADFormer', 'vit4')]
 
 
 def build(method: str, backbone: str):
@@ -87,7 +89,7 @@ def test_streams_never_mix_images_or_tasks(method, backbone):
                 torch.testing.assert_close(feat[i:i + 1],
                                            alone[i][task][level],
                                            rtol=1e-4, atol=1e-5)
-    if method in ('MTLoRA', 'VMTAdapter', 'Polyhistor'):
+    if method in ('MTLoRA', 'VMTAdapter', 'Polyhistor', 'TADFormer'):
         assert not torch.allclose(batched['semseg'][0], batched['depth'][0])
 
 
@@ -118,8 +120,8 @@ def test_timm_swin_regions_end_at_the_stage():
 
 def test_what_a_family_lacks_is_named_at_build_time():
     with pytest.raises(UnsupportedBackboneError,
-                       match="'probes'.*timm VisionTransformer"):
-        MODELS.build(dict(type='TADFormer', module=BACKBONES['vit'][0],
+                       match="'prompts'.*timm SwinTransformer"):
+        MODELS.build(dict(type='TADFormer', module=BACKBONES['swin'][0],
                           tasks=TASKS))
     with pytest.raises(UnsupportedBackboneError,
                        match="'prompts'.*timm SwinTransformer"):
@@ -206,3 +208,25 @@ def test_prompted_global_attention_is_the_attention_over_prompts_and_tokens():
     torch.testing.assert_close(state.out, expected[:, :3])
     torch.testing.assert_close(plain, attn(x))
     assert support.downsample(0) is None
+
+
+def test_tadformer_filters_the_vit_grid_and_passes_prefix_tokens():
+    """TADFormer on a ViT with registers: every task-aware site filters the
+    (H, W) patch grid of the probed block; the 5 prefix tokens bypass it."""
+    from mmmtl.models.adapters import TaskContext
+    from mmmtl.models.adapters.mechanism.context import activate
+    from mmmtl.models.adapters.methods.tadformer import TaskAwareLoRA
+    model = build('TADFormer', 'vit4')
+    sites = [a for a in model.adapters.values()
+             if isinstance(a, TaskAwareLoRA)]
+    assert sites and all(s.rows == 'map' and s.prefix_tokens == 5
+                         for s in sites)
+    site = sites[0]
+    low = torch.randn(2, 3, 5 + 16, site.rank)
+    context = TaskContext(tasks=TASKS, batch_size=3, hw_shape=(4, 4))
+    with activate(context):
+        out = site._filtered(low, context)
+    torch.testing.assert_close(out[:, :, :5], low[:, :, :5])
+    maps = low[:, :, 5:].reshape(6, 4, 4, site.rank).permute(0, 3, 1, 2)
+    expected = site.filter(maps).permute(0, 2, 3, 1).reshape(2, 3, 16, -1)
+    torch.testing.assert_close(out[:, :, 5:], expected)

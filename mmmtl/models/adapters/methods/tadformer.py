@@ -85,12 +85,21 @@ class TaskAwareLoRA(nn.Module):
         num_tasks: T.
         task_filter: ``'dynamic'`` or ``'static'``.
         num_heads: heads of the block's attention; enables TPC (proj).
+        rows: what a row holds where the filter runs: ``'windows'``
+            (square windows, Swin's attention) or ``'map'`` (the block's
+            (H, W) map, ``context.hw_shape``).
+        prefix_tokens: leading tokens of each row off the grid (a ViT's
+            class and register tokens): they bypass the filter.
     """
 
     def __init__(self, in_features: int, out_features: int, rank: int,
                  scale: float, dropout: float, num_tasks: int,
-                 task_filter: str = 'dynamic', num_heads: int = 0):
+                 task_filter: str = 'dynamic', num_heads: int = 0,
+                 rows: str = 'map', prefix_tokens: int = 0):
         super().__init__()
+        if rows not in ('windows', 'map'):
+            raise ValueError(f"rows must be 'windows' or 'map', got {rows!r}")
+        self.rows, self.prefix_tokens = rows, prefix_tokens
         self.in_features, self.out_features = in_features, out_features
         self.rank, self.scale, self.num_heads = rank, scale, num_heads
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -153,17 +162,21 @@ class TaskAwareLoRA(nn.Module):
         return self.prompt_norm(z + skip)
 
     def _filtered(self, low: Tensor, context) -> Tensor:
-        """F_t on the rank-r maps: low (T, M, N, r) -> (T, M, N, r); windows
-        are square at proj, the block's (H, W) map at fc1 / fc2."""
-        num_tasks, rows, length, rank = low.shape
-        if self.num_heads:
+        """F_t on the rank-r maps: low (T, M, N, r) -> (T, M, N, r): square
+        windows, or the block's (H, W) map after the prefix tokens (which
+        pass unfiltered)."""
+        prefix = self.prefix_tokens
+        grid = low[:, :, prefix:]
+        num_tasks, rows, length, rank = grid.shape
+        if self.rows == 'windows':
             height = width = math.isqrt(length)
         else:
             height, width = context.hw_shape
-        maps = low.reshape(num_tasks * rows, height, width, rank).permute(
+        maps = grid.reshape(num_tasks * rows, height, width, rank).permute(
             0, 3, 1, 2)
-        out = self.filter(maps)
-        return out.permute(0, 2, 3, 1).reshape(num_tasks, rows, length, rank)
+        out = self.filter(maps).permute(0, 2, 3, 1).reshape(
+            num_tasks, rows, length, rank)
+        return torch.cat([low[:, :, :prefix], out], dim=2) if prefix else out
 
     def extra_repr(self) -> str:
         return (f'{self.in_features}->{self.out_features}, r={self.rank}, '
@@ -305,10 +318,14 @@ class TADFormer(AdaptedBackbone):
         if task_heads is None:
             return LoRALinear(linear.in_features, linear.out_features, rank,
                               scale=self.scale, dropout=self.dropout)
+        support = self._support
         return TaskAwareLoRA(
             linear.in_features, linear.out_features, rank, self.scale,
             self.dropout, len(self.tasks), self.task_filter,
-            num_heads=task_heads if role == 'proj' else 0)
+            num_heads=task_heads if role == 'proj' else 0,
+            rows=('map' if role != 'proj' or support.attention_rows ==
+                  'sequence' else 'windows'),
+            prefix_tokens=support.prefix_tokens)
 
     def prepare_context(self, context) -> None:
         """The prompts every image starts with, (B, T, C_0)."""

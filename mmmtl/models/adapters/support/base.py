@@ -264,7 +264,18 @@ class PromptSupport(ABC):
 
 
 class ProbeSupport(ABC):
-    """Capability ``probes``: spatial shapes of tokens."""
+    """Capability ``probes``: spatial shapes of tokens.
+
+    Attributes:
+        attention_rows: what a row of the blocks' attention holds:
+            ``'windows'`` (a square window of the block's map) or
+            ``'sequence'`` (the block's whole token sequence).
+        prefix_tokens: leading tokens of every sequence that are not on
+            the (H, W) grid (class and register tokens).
+    """
+
+    attention_rows = 'windows'
+    prefix_tokens = 0
 
     @abstractmethod
     def hw_probe(self) -> Callable:

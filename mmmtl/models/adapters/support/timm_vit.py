@@ -28,14 +28,16 @@ from torch import Tensor, nn
 
 from mmmtl.models.backbones.timm_backbone import TimmMultiScaleBackbone
 from ..mechanism.context import TaskContext, current_context
-from .base import BackboneSupport, PromptSupport, Region, RegionSupport
+from .base import (BackboneSupport, ProbeSupport, PromptSupport, Region,
+                   RegionSupport)
 from .timm_stages import TIMM_TRANSFORMER_ROLES
 
 PREFIX = 'model.model'
 
 
-class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport):
-    """Names, regions and prompts of a timm ViT feature extractor.
+class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport,
+                     ProbeSupport):
+    """Every capability of a timm ViT feature extractor.
 
     Args:
         backbone: a :class:`TimmMultiScaleBackbone` of a timm ViT.
@@ -50,10 +52,12 @@ class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport):
         'prefix_tokens': r'(cls_token|reg_token)',
     }
     new_parameters = (r'^pyramid\.', )
+    attention_rows = 'sequence'
 
     def __init__(self, backbone: nn.Module):
         super().__init__(backbone)
         self.vit = backbone.model.model
+        self.prefix_tokens = self.vit.num_prefix_tokens
         all_taps = list(backbone.model.out_indices)
         self.taps = [all_taps[i] for i in backbone.pyramid_inputs]
 
@@ -160,6 +164,10 @@ class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport):
         """Global attention runs on whole sequences: rows are tokens."""
         return windows
 
+    # probes ----------------------------------------------------------------
+    def hw_probe(self) -> 'GridProbe':
+        return GridProbe(self.backbone)
+
     # tokens ----------------------------------------------------------------
     def patch_map(self, tokens: Tensor) -> Tensor:
         """Block tokens (N, P + L, C) -> the tap's map (N, C, H, W): prefix
@@ -176,6 +184,21 @@ class TimmViTSupport(BackboneSupport, RegionSupport, PromptSupport):
         every family)."""
         return self.backbone.tokens_to_map(
             residual[:, self.vit.num_prefix_tokens:])
+
+
+class GridProbe:
+    """Forward pre-hook: ``context.hw_shape`` = the token grid (H, W) of the
+    running forward (the backbone records it from the input size).
+
+    Args:
+        backbone: the ``TimmMultiScaleBackbone``.
+    """
+
+    def __init__(self, backbone: nn.Module):
+        self.backbone = backbone
+
+    def __call__(self, module: nn.Module, args: tuple) -> None:
+        current_context().hw_shape = self.backbone.grid_shape
 
 
 class TapSplit:
