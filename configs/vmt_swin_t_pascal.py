@@ -5,4 +5,4 @@
 # Its own work dir, so it never shares one with the method folder's config
 # of the same name (whose default is work_dirs/vmt_swin_t_pascal).
 _base_ = ['./vmt/vmt_swin_t_pascal.py']
-work_dir = './work_dirs/vmt_swin_t_pascal_main'
+work_dir = 'work_dirs/vmt_swin_t_pascal_main'

@@ -68,7 +68,7 @@ def test_the_entry_point_is_the_method_config_with_its_own_work_dir():
     main = Config.fromfile(str(CONFIG)).to_dict()
     method = Config.fromfile(
         str(REPO / 'configs/vmt/vmt_swin_t_pascal.py')).to_dict()
-    assert main.pop('work_dir') == './work_dirs/vmt_swin_t_pascal_main'
+    assert main.pop('work_dir') == 'work_dirs/vmt_swin_t_pascal_main'
     assert 'work_dir' not in method  # its default: work_dirs/<name>
     assert main == method
 
