@@ -24,6 +24,7 @@ import importlib
 import os
 import os.path as osp
 import re
+import sys
 import warnings
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -34,9 +35,44 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 FORCE_WEIGHTS_ONLY = 'TORCH_FORCE_WEIGHTS_ONLY_LOAD'
 FORCE_NO_WEIGHTS_ONLY = 'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'
-OPT_IN = ('pass --unsafe-load to tools/train.py or tools/test.py (or set '
-          'unsafe_load = True in the config) only if you trust the file: '
-          'that unpickles it fully and runs code from it')
+_REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_CONFIG_KEY = ' (or set unsafe_load = True in the config)'
+#: how each tool opts in to full unpickling (tools not listed cannot)
+UNSAFE_LOAD_OPTIONS = {
+    'tools/train.py': '--unsafe-load' + _CONFIG_KEY,
+    'tools/test.py': '--unsafe-load' + _CONFIG_KEY,
+    'tools/infer.py': '--unsafe-load',
+    'tools/model_converters/adapter_checkpoint.py': '--unsafe-load',
+    'tools/model_converters/swin2mmmtl.py': '--unsafe-load',
+}
+_RISK = 'that unpickles it fully and runs code from it'
+
+
+def running_tool() -> Optional[str]:
+    """The running script (``sys.argv[0]``) as ``tools/<...>.py`` when it
+    is one of mmmtl's tools, else None (Python API, tests)."""
+    script = sys.argv[0] if sys.argv else ''
+    if not script.endswith('.py'):
+        return None
+    path = osp.relpath(osp.abspath(script), _REPO).replace(os.sep, '/')
+    return path if path.startswith('tools/') else None
+
+
+def opt_in_hint() -> str:
+    """How to load a refused file anyway, for the tool that is running."""
+    tool = running_tool()
+    if tool in UNSAFE_LOAD_OPTIONS:
+        return (f'pass {UNSAFE_LOAD_OPTIONS[tool]} to {tool} only if you '
+                f'trust the file: {_RISK}')
+    if tool is not None:
+        return (f'{tool} has no option to load such files; only if you '
+                'trust the file, load it fully yourself (torch.load with '
+                'weights_only=False) and save its weights with torch.save')
+    return ('pass --unsafe-load to tools/train.py, tools/test.py or '
+            'tools/infer.py (unsafe_load=True in Python, or unsafe_load = '
+            f'True in the config) only if you trust the file: {_RISK}')
+
+
 # numpy dtypes whose arrays and scalars may appear (no object/void dtypes).
 _NUMPY_TYPECODES = '?bhilqnpBHILQNPefdgFDGSU'
 try:
@@ -154,7 +190,7 @@ def load_local_checkpoint(filename: str, map_location: Any = None,
             raise UnsafeCheckpointError(
                 f'refused to load checkpoint {filename}: it holds {refused}, '
                 'which is not a type mmmtl/mmengine checkpoints hold and '
-                f'could run code when loaded; {OPT_IN}.') from err
+                f'could run code when loaded; {opt_in_hint()}.') from err
         raise CheckpointReadError(
             f'cannot read checkpoint {filename}: {_reason(err)} (is it a '
             'complete file written by torch.save?)') from err

@@ -38,6 +38,11 @@ class MissingFileError(AnnotationError):
     problem = 'missing file'
 
 
+class ImageDecodeError(AnnotationError):
+    """An image file exists but cannot be decoded (truncated, corrupted or
+    not an image)."""
+
+
 class ValueRangeError(AnnotationError):
     """A label or binary map holds values outside its task's range."""
 

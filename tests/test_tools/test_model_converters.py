@@ -51,8 +51,11 @@ def test_swin2mmmtl_cli_with_window_change(tmp_path, capsys, dst_name):
     assert torch.equal(got[:, 3::4], reduction[:, 48:64])
 
 
-def test_swin2mmmtl_rejects_non_swin(tmp_path):
+def test_swin2mmmtl_rejects_non_swin(tmp_path, capsys):
     src = tmp_path / 'resnet.pth'
     torch.save({'conv1.weight': torch.zeros(1)}, src)
-    with pytest.raises(ValueError, match='not a Swin Transformer state'):
+    with pytest.raises(SystemExit) as info:
         _load_tool().main([str(src), str(tmp_path / 'out.pth')])
+    assert info.value.code == 2
+    assert 'not a Swin Transformer state' in capsys.readouterr().err
+    assert not (tmp_path / 'out.pth').exists()

@@ -35,6 +35,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from mmmtl.apis import exit_on_user_error, load_config  # noqa: E402
 from mmmtl.datasets import AnnotationError, decode_annotation  # noqa: E402
+from mmmtl.datasets.decoders import ImageDecodeError  # noqa: E402
 from mmmtl.datasets.transforms import LoadMultiTaskAnnotations  # noqa: E402
 from mmmtl.registry import DATASETS  # noqa: E402
 from mmmtl.structures import get_task  # noqa: E402
@@ -81,7 +82,7 @@ def load_image(loader: LoadImageFromFile, info: dict,
     path = info['img_path']
     try:
         results = loader(dict(info))
-    except AssertionError:  # mmcv's loader asserts the decoded image
+    except (AssertionError, ImageDecodeError):  # mmcv's / mmmtl's loader
         detail = 'cannot decode the image (corrupted or not an image)'
     except OSError as exc:
         detail = f'cannot read the image: {exc.strerror or exc}'

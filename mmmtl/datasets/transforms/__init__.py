@@ -4,10 +4,11 @@ from .geometric import (MultiTaskRandomCrop, MultiTaskRandomFlip,
                         MultiTaskRandomResize, MultiTaskRandomScaleRotate,
                         MultiTaskRandomScaleRotateResize,
                         MultiTaskResize, scale_rotate)
-from .loading import LoadMultiTaskAnnotations
+from .loading import LoadImageFromFile, LoadMultiTaskAnnotations
 
 __all__ = [
-    'LoadMultiTaskAnnotations', 'MultiTaskResize', 'MultiTaskRandomResize',
+    'LoadImageFromFile', 'LoadMultiTaskAnnotations', 'MultiTaskResize',
+    'MultiTaskRandomResize',
     'MultiTaskRandomCrop', 'MultiTaskRandomFlip', 'MultiTaskRandomScaleRotate',
     'MultiTaskRandomScaleRotateResize',
     'scale_rotate', 'PackMultiTaskInputs'

@@ -1,14 +1,45 @@
-"""Load every task's annotation of an image into ``results['gt_maps']``."""
+"""Load an image (errors naming the file) and every task's annotation of
+it into ``results['gt_maps']``."""
 from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 
-from mmmtl.datasets.decoders import decode_annotation
+from mmmtl.datasets.decoders import ImageDecodeError, decode_annotation
 from mmmtl.registry import TRANSFORMS
 from mmmtl.structures import get_task
 from .map_ops import resize_map
+
+
+CHECK_HINT = ('run tools/misc/check_dataset.py CONFIG to list every file '
+              'of the split that training would stop on')
+
+
+@TRANSFORMS.register_module()
+class LoadImageFromFile(MMCVLoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` (same arguments), whose decoding
+    failures are one :class:`~mmmtl.datasets.decoders.ImageDecodeError`
+    naming the file instead of mmcv's ``AssertionError`` (or OpenCV's
+    error for an empty file).
+
+    Registered in mmmtl's scope, so configs naming ``LoadImageFromFile``
+    get it; ``ignore_empty=True`` still returns ``None`` for files that
+    cannot be read.
+    """
+
+    def transform(self, results: dict) -> Optional[dict]:
+        path = results.get('img_path', '<no img_path>')
+        try:
+            loaded = super().transform(results)
+        except (AssertionError, cv2.error) as exc:  # mmcv asserts the image
+            if self.ignore_empty:
+                return None
+            raise ImageDecodeError(
+                f'cannot decode image file (truncated, corrupted or not an '
+                f'image): {path}; {CHECK_HINT}') from exc
+        return loaded
 
 
 @TRANSFORMS.register_module()
