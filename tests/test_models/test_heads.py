@@ -77,3 +77,40 @@ def test_mmseg_fcn_head_as_label_head():
                              concat_input=False))
     out = head.forward(_feats([8, 16, 32, 64]))
     assert out.shape == (2, 21, 2, 2)
+
+
+CONSTANT_INIT = dict(type='Constant', layer='Conv2d', val=0.5, bias=0.)
+HEADS = [
+    dict(type='MultiScaleFusionHead', in_channels=[8, 16], out_channels=3,
+         channels=[4, 4], expansion=2),
+    dict(type='MultiScaleFusionHead', in_channels=[8, 16], out_channels=3,
+         channels=[4, 4], reduce_norm_cfg=dict(type='BN')),
+    dict(type='ConvTaskHead', in_channels=8, out_channels=1, channels=4),
+]
+
+
+@pytest.mark.parametrize('head_cfg', HEADS,
+                         ids=['fusion', 'fusion_reduce_norm', 'conv'])
+def test_head_init_cfg_reaches_every_matching_layer(head_cfg):
+    """ConvModule's own init_weights (kaiming) used to overwrite the head's
+    init_cfg on its conv (fuse.conv), after mmengine applied it."""
+    head = MODELS.build(dict(head_cfg, init_cfg=CONSTANT_INIT))
+    head.init_weights()
+    convs = {name: m for name, m in head.named_modules()
+             if isinstance(m, torch.nn.Conv2d)}
+    assert len(convs) >= 2
+    for name, conv in convs.items():
+        assert torch.all(conv.weight == 0.5), name
+        assert conv.bias is None or torch.all(conv.bias == 0), name
+    # the norms keep ConvModule's initialisation
+    for name, m in head.named_modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            assert torch.all(m.weight == 1) and torch.all(m.bias == 0), name
+
+
+def test_head_without_init_cfg_keeps_convmodule_init():
+    torch.manual_seed(0)
+    head = MODELS.build(HEADS[0])
+    head.init_weights()
+    assert not torch.all(head.fuse.conv.weight == 0.5)
+    assert head.fuse.conv.weight.std() > 0  # kaiming, not a constant

@@ -404,3 +404,21 @@ def test_init_weights_order_segmentor_then_heads_then_pretrained(tmp_path):
     assert torch.all(model.heads['saliency'].cls.weight == 0.5)
     assert torch.all(model.heads['semseg'].cls.weight == 0.1)
     assert model.init_cfg == own_init_cfg
+
+
+def test_init_log_names_each_head_init_cfg(tmp_path):
+    """The init log (mmengine writes it to the log file) says what set each
+    head parameter; it used to be written before the heads were
+    initialised, claiming all of them unchanged, and ConvModule re-ran its
+    own init over the head's init_cfg."""
+    from mmengine.logging import MMLogger
+    log_file = tmp_path / 'init.log'
+    MMLogger.get_instance(f'init_log_{tmp_path.name}', log_file=str(log_file))
+    model = _conv_head_model(dict(depth=dict(
+        type='Constant', val=0.5, bias=0., layer='Conv2d')))
+    model.init_weights()
+    text = log_file.read_text()
+    for name in ('conv.conv.weight', 'cls.weight'):
+        entry = text.split(f'heads.depth.{name} - ')[1].split('\n\n')[0]
+        assert 'ConstantInit: val=0.5' in entry, entry
+    assert torch.all(model.heads['depth'].conv.conv.weight == 0.5)

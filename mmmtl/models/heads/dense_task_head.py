@@ -1,7 +1,7 @@
 """Base class of mmmtl task heads (any task kind, any output channels)."""
 from typing import List, Optional, Sequence, Union
 
-from mmengine.model import BaseModule
+from mmengine.model import BaseModule, PretrainedInit
 from torch import Tensor
 
 
@@ -41,6 +41,40 @@ class DenseTaskHead(BaseModule):
         self.in_channels = in_channels
         self.in_index = in_index
         self.out_channels = out_channels
+
+    def _has_own_initialisers(self) -> bool:
+        """Whether ``init_cfg`` holds initialisers other than
+        ``Pretrained``."""
+        cfgs = [self.init_cfg] if isinstance(self.init_cfg, dict) \
+            else list(self.init_cfg or [])
+        return any(cfg['type'] not in ('Pretrained', PretrainedInit)
+                   for cfg in cfgs)
+
+    def init_weights(self) -> None:
+        """mmengine's initialisation, in which the head's ``init_cfg``
+        reaches every layer it matches.
+
+        mmengine applies a module's ``init_cfg`` and then calls its
+        submodules' own ``init_weights``; mmcv's ``ConvModule`` (not a
+        ``BaseModule``) re-initialises its conv there (kaiming) and norm,
+        undoing e.g. ``Constant`` on ``fuse.conv``. When the head has an
+        ``init_cfg`` such submodules keep the initialisation they got when
+        built and are not re-initialised; layers the ``init_cfg`` does not
+        match are thus as built, and the init log says what set each.
+        """
+        if self.is_init or not self._has_own_initialisers():
+            return super().init_weights()
+        skipped = [module for module in self.modules()
+                   if module is not self and hasattr(module, 'init_weights')
+                   and not isinstance(module, BaseModule)
+                   and 'is_init' not in vars(module)]
+        for module in skipped:
+            module.is_init = True  # BaseModule.init_weights skips it
+        try:
+            super().init_weights()
+        finally:
+            for module in skipped:
+                del module.is_init
 
     def select_inputs(self, feats: Sequence[Tensor]) -> List[Tensor]:
         """Pick ``feats[i]`` for ``i`` in ``in_index`` and check channels.

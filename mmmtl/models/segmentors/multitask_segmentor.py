@@ -3,13 +3,34 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
-from mmengine.model import BaseModel, PretrainedInit, initialize
+from mmengine.model import BaseModel
 from mmengine.structures import PixelData
 from torch import Tensor, nn
 
 from mmmtl.registry import MODELS
 from mmmtl.structures import MultiTaskDataSample, check_tasks, get_task
 from .postprocess import logits_to_prediction
+
+
+class HeadDict(nn.ModuleDict):
+    """The task heads, ``{task: head}``, initialised by their own
+    ``init_weights``.
+
+    mmengine's ``BaseModule.init_weights`` initialises only children that
+    have an ``init_weights`` (a plain ``nn.ModuleDict`` has none). With
+    this one the heads are initialised in mmengine's order (the
+    segmentor's own initialisers, backbone and neck, every head, then the
+    segmentor's ``Pretrained`` checkpoints, so loaded weights win) and
+    inside its record of what set each parameter, which the init log
+    prints.
+    """
+
+    def init_weights(self) -> None:
+        for head in self.values():
+            if hasattr(head, 'init_weights') and not getattr(
+                    head, 'is_init', False):
+                head.init_weights()
+
 
 Features = Union[List[Tensor], Dict[str, List[Tensor]]]
 SampleList = List[MultiTaskDataSample]
@@ -82,7 +103,7 @@ class MultiTaskSegmentor(BaseModel):
         self.task_names: Tuple[str, ...] = check_tasks(tasks, what='model')
         self.backbone = self._build_backbone(backbone, self.task_names)
         self.neck = MODELS.build(neck) if neck is not None else None
-        self.heads = nn.ModuleDict()
+        self.heads = HeadDict()
         self.losses = nn.ModuleDict()
         self.loss_weights: Dict[str, float] = {}
         for task, task_cfg in tasks.items():
@@ -141,35 +162,6 @@ class MultiTaskSegmentor(BaseModel):
             raise KeyError(f'tasks.{task}: unknown key(s) {unknown}; '
                            f'allowed: {TASK_KEYS}')
         return cfg['head'], cfg['loss'], cfg.get('loss_weight', 1.0)
-
-    def init_weights(self) -> None:
-        """Initialise as mmengine's ``BaseModule`` does, heads included.
-
-        ``BaseModule.init_weights`` calls ``init_weights`` only on children
-        that have one; the heads sit in an ``nn.ModuleDict``, which has
-        none, so their ``init_cfg`` was never applied. The order stays
-        mmengine's: the segmentor's own initialisers, backbone and neck,
-        every head, then the segmentor's ``Pretrained`` checkpoints (loaded
-        weights win).
-        """
-        if self.is_init:
-            super().init_weights()  # warns, changes nothing
-            return
-        own = self.init_cfg
-        cfgs = [own] if isinstance(own, dict) else list(own or [])
-        pretrained = [c for c in cfgs
-                      if c['type'] in ('Pretrained', PretrainedInit)]
-        self.init_cfg = [c for c in cfgs if c not in pretrained] or None
-        try:
-            super().init_weights()
-        finally:
-            self.init_cfg = own
-        for head in self.heads.values():
-            if hasattr(head, 'init_weights') and not getattr(
-                    head, 'is_init', False):
-                head.init_weights()
-        if pretrained:
-            initialize(self, pretrained)
 
     def extract_feat(self, inputs: Tensor) -> Features:
         """Run the backbone (once) and the neck.
