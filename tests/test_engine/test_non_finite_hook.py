@@ -142,3 +142,36 @@ def test_non_finite_tensors_walks_nested_containers():
     tree = dict(a=[torch.zeros(1), (torch.tensor([math.inf]),)],
                 b=dict(c=torch.tensor([NAN]), d=torch.tensor([1])), e=NAN)
     assert list(non_finite_tensors(tree)) == ['a.1.0', 'b.c']
+
+
+def test_diverging_last_checkpoint_is_not_offered_for_resume(tmp_path):
+    """The last finite checkpoint can hold huge weights already (lr=1e6):
+    the message says so and names the newest earlier one that does not."""
+    def save(name, value):
+        torch.save(dict(state_dict={'w': torch.full((2, ), value),
+                                    'bn.running_var': torch.full((2, ), 1e9),
+                                    'bn.num_batches_tracked': torch.tensor(9)},
+                        meta=dict()), tmp_path / name)
+
+    save('iter_2.pth', 0.5)
+    save('iter_4.pth', -3e6)
+    save('iter_6.pth', 1.2e23)
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_6.pth'))
+    with pytest.raises(NonFiniteError) as info:
+        NonFiniteLossHook().after_train_iter(
+            FakeRunner(tmp_path), 6, outputs=losses(depth=NAN))
+    assert ('last finite checkpoint iter_6.pth has weights up to 1.2e+23 '
+            '(diverging already); resume from the earlier '
+            f'{tmp_path}/iter_2.pth (weights up to 0.5: --resume '
+            f'{tmp_path}/iter_2.pth) with a lower learning rate; try a '
+            'lower learning rate') in str(info.value)
+    assert 'continue from it' not in str(info.value)
+
+    (tmp_path / 'iter_2.pth').unlink()
+    with pytest.raises(NonFiniteError) as info:
+        NonFiniteLossHook().after_train_iter(
+            FakeRunner(tmp_path), 6, outputs=losses(depth=NAN))
+    assert ('last finite checkpoint iter_6.pth has weights up to 1.2e+23 '
+            '(diverging already); resume from an earlier one or lower the '
+            'learning rate and train from the start (no earlier checkpoint '
+            'of that folder has weights below 10000)') in str(info.value)

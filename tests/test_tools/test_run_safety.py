@@ -2,7 +2,8 @@
 
 Divergence (lr=1e6, a NaN loss weight, NaN weights) stops with exit code 2
 and one line naming the task/iteration and the last finite checkpoint, which
-stays the latest; NaN logits are not scored; a run SIGKILLed while writing a
+stays the latest (and is not offered for --resume when its weights are
+blowing up already); NaN logits are not scored; a run SIGKILLed while writing a
 checkpoint (max_keep_ckpts=1) resumes; a second run on a live run's work dir
 is refused.
 """
@@ -19,6 +20,7 @@ import torch
 from mmengine.config import Config
 
 from mmmtl.datasets.synthetic import generate_synthetic_dataset
+from mmmtl.engine.hooks.non_finite_hook import largest_weight
 from mmmtl.registry import MODELS
 from repo_files import REPO, load_module
 from test_train_test_tools import tiny_config
@@ -181,8 +183,14 @@ def test_huge_learning_rate_stops_at_the_first_nan_loss(setup, tmp_path):
     stopped = int(match[1])
     assert stopped > 2  # after a first, finite checkpoint
     last = work_dir / f'iter_{(stopped - 1) // 2 * 2}.pth'
-    assert f'last finite checkpoint: {last} (continue from it with ' \
-        '--resume)' in error
+    # finite, but lr=1e6 has blown its weights up already: not offered as
+    # a fresh start for --resume
+    largest = largest_weight(str(last))
+    assert largest > 1e4
+    assert f'last finite checkpoint {last.name} has weights up to ' \
+        f'{largest:.2g} (diverging already); resume from an earlier one ' \
+        'or lower the learning rate' in error
+    assert 'continue from it with --resume' not in error
     assert 'try a lower learning rate (optim_wrapper.optimizer.lr)' in error
     assert (work_dir / 'last_checkpoint').read_text() == str(last)
     assert checkpoint_is_finite(last)

@@ -1,5 +1,7 @@
 """Stop training at a non-finite loss; never save non-finite weights."""
+import glob
 import os.path as osp
+import re
 from typing import Dict, Iterator, List, Optional
 
 import torch
@@ -7,6 +9,7 @@ from mmengine.dist import all_reduce
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
+from mmmtl.compat.checkpoint import load_local_checkpoint
 from mmmtl.registry import HOOKS
 
 ADVICE = ('try a lower learning rate (optim_wrapper.optimizer.lr), finite '
@@ -68,16 +71,22 @@ class NonFiniteLossHook(Hook):
             updated the weights with non-finite gradients, so it stops
             whatever the patience.
         max_names: how many non-finite tensors a message names.
+        max_resume_weight: a checkpoint whose largest weight magnitude
+            (norm statistics aside) is above this is said to be diverging
+            already, and the message names the newest earlier checkpoint
+            below it instead of offering it for ``--resume``.
     """
 
     priority = 'HIGH'
 
-    def __init__(self, patience: int = 0, max_names: int = 5) -> None:
+    def __init__(self, patience: int = 0, max_names: int = 5,
+                 max_resume_weight: float = 1e4) -> None:
         if patience < 0:
             raise ValueError(f'NonFiniteLossHook: patience must be >= 0, '
                              f'got {patience}')
         self.patience = patience
         self.max_names = max_names
+        self.max_resume_weight = max_resume_weight
         self._streak = 0
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
@@ -106,7 +115,18 @@ class NonFiniteLossHook(Hook):
         raise NonFiniteError(
             f'iteration {runner.iter + 1}: non-finite loss for '
             f'{_describe_tasks(model, losses, bad)}; training stopped '
-            f'before saving these weights; {_context(runner)}; {ADVICE}')
+            f'before saving these weights; {self._context(runner)}; '
+            f'{ADVICE}')
+
+    def _context(self, runner) -> str:
+        """Learning rate and the checkpoint to resume from."""
+        lrs = sorted({lr for values in runner.optim_wrapper.get_lr().values()
+                      for lr in values})
+        last = read_last_checkpoint(runner.work_dir)
+        resume = _resume_advice(last, self.max_resume_weight) if last \
+            else 'no checkpoint was saved yet'
+        lr = ', '.join(f'{value:.3g}' for value in lrs)
+        return f'learning rate now {lr}; {resume}'
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         names = [name for key in ('state_dict', 'optimizer')
@@ -120,7 +140,7 @@ class NonFiniteLossHook(Hook):
         raise NonFiniteError(
             f'iteration {step}: refusing to save a checkpoint with NaN/inf '
             f"values in {len(names)} tensor{'s' * (len(names) > 1)} "
-            f'({shown}); the weights diverged; {_context(runner)}; '
+            f'({shown}); the weights diverged; {self._context(runner)}; '
             f'{ADVICE}')
 
 
@@ -157,12 +177,51 @@ def _describe_tasks(model: torch.nn.Module,
     return ', '.join(parts)
 
 
-def _context(runner) -> str:
-    """Learning rate and the checkpoint to resume from."""
-    lrs = sorted({lr for values in runner.optim_wrapper.get_lr().values()
-                  for lr in values})
-    last = read_last_checkpoint(runner.work_dir)
-    resume = (f'last finite checkpoint: {last} (continue from it with '
-              '--resume)') if last else 'no checkpoint was saved yet'
-    lr = ', '.join(f'{value:.3g}' for value in lrs)
-    return f'learning rate now {lr}; {resume}'
+def largest_weight(path: str) -> Optional[float]:
+    """The largest magnitude of the floating-point weights in the
+    checkpoint ``path`` (BatchNorm running statistics aside), or None when
+    it cannot be read or holds none."""
+    try:
+        checkpoint = load_local_checkpoint(path, map_location='cpu')
+    except (OSError, ValueError):
+        return None
+    state = checkpoint.get('state_dict', checkpoint) \
+        if isinstance(checkpoint, dict) else {}
+    values = [tensor.detach().abs().max().item()
+              for key, tensor in state.items()
+              if isinstance(tensor, torch.Tensor)
+              and tensor.is_floating_point() and tensor.numel()
+              and not key.endswith(('running_mean', 'running_var'))]
+    return max(values, default=None)
+
+
+def _iteration(path: str) -> int:
+    found = re.search(r'(\d+)\.pth$', osp.basename(path))
+    return int(found[1]) if found else -1
+
+
+def _resume_advice(last: str, max_weight: float) -> str:
+    """Offer ``last`` for ``--resume`` unless its weights are diverging
+    already; then name the newest earlier checkpoint beside it that is not
+    (by the number in its name), if any."""
+    largest = largest_weight(last)
+    if largest is None or largest <= max_weight:
+        return f'last finite checkpoint: {last} (continue from it with ' \
+            '--resume)'
+    name = osp.basename(last)
+    advice = (f'last finite checkpoint {name} has weights up to '
+              f'{largest:.2g} (diverging already)')
+    earlier = sorted((path for path in glob.glob(
+        osp.join(osp.dirname(last), '*.pth'))
+        if 0 <= _iteration(path) < _iteration(last)
+        and not osp.basename(path).startswith('best_')),
+        key=_iteration, reverse=True)
+    for path in earlier:
+        weight = largest_weight(path)
+        if weight is not None and weight <= max_weight:
+            return (f'{advice}; resume from the earlier {path} (weights up '
+                    f'to {weight:.2g}: --resume {path}) with a lower '
+                    'learning rate')
+    return (f'{advice}; resume from an earlier one or lower the learning '
+            'rate and train from the start (no earlier checkpoint of that '
+            f'folder has weights below {max_weight:g})')
