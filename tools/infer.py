@@ -15,12 +15,16 @@ the image), ``--grid`` ``<stem>_grid.png`` (the image and every task),
 
 CHECKPOINT is loaded without running code from it and must hold the weights
 of CONFIG's model. Errors (missing file, folder without images, unknown
-task, checkpoint of another config) are one line, exit status 2.
+task, checkpoint of another config) are one line, exit status 2. Image
+files that cannot be read (empty, corrupted, not an image) are skipped
+with a warning naming each; the others are written, and the run then ends
+with one line listing the skipped files, exit status 2.
 """
 import argparse
 import os
 import os.path as osp
 import sys
+import warnings
 from typing import List
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -29,6 +33,7 @@ from mmengine.config import DictAction  # noqa: E402
 
 from mmmtl.apis import (MultiTaskInferencer, collect_inputs,  # noqa: E402
                         exit_on_user_error, load_config)
+from mmmtl.apis.inference import ImageReadError  # noqa: E402
 from mmmtl.visualization import write_inference_outputs  # noqa: E402
 
 
@@ -75,16 +80,51 @@ def main(argv=None) -> List[str]:
     inferencer = MultiTaskInferencer(cfg, args.checkpoint, args.device,
                                      args.tasks, args.unsafe_load)
     os.makedirs(args.out_dir, exist_ok=True)
-    written = []
-    for pred in inferencer.iter_predictions(args.input, args.batch_size,
-                                            progress=True):
-        written += write_inference_outputs(
-            args.out_dir, pred.name, pred.image, pred.maps,
-            inferencer.num_classes, inferencer.palettes, args.overlay,
-            args.grid, args.save_npy)
-    print(f'{len(inputs)} image(s), tasks {", ".join(inferencer.tasks)}: '
+    written: List[str] = []
+    skipped: List[ImageReadError] = []
+    with warnings.catch_warnings():
+        # the inferencer's warning per skipped file: one line each below
+        warnings.filterwarnings('ignore', message='skipped ',
+                                category=UserWarning)
+        predictions = inferencer.iter_predictions(
+            args.input, args.batch_size, progress=True, skipped=skipped)
+        for pred in _reporting_skips(predictions, skipped):
+            written += write_inference_outputs(
+                args.out_dir, pred.name, pred.image, pred.maps,
+                inferencer.num_classes, inferencer.palettes, args.overlay,
+                args.grid, args.save_npy)
+    done = len(inputs) - len(skipped)
+    print(f'{done} image(s), tasks {", ".join(inferencer.tasks)}: '
           f'{len(written)} files in {args.out_dir}')
+    if skipped:
+        raise UnreadableImagesError(
+            f'{len(skipped)} of {len(inputs)} image(s) could not be read '
+            'and were skipped: ' + '; '.join(
+                f'{exc.path} ({exc.reason})' for exc in skipped) +
+            f'; the other {done} were written to {args.out_dir}')
     return written
+
+
+class UnreadableImagesError(ValueError):
+    """Some input images were skipped (the message lists them)."""
+
+
+def _reporting_skips(predictions, skipped: List[ImageReadError]):
+    """``predictions``, printing a warning line on stderr for each image
+    added to ``skipped`` meanwhile."""
+    reported = 0
+
+    def report():
+        nonlocal reported
+        for exc in skipped[reported:]:
+            print(f'\nwarning: skipped {exc.path}: {exc.reason}',
+                  file=sys.stderr)
+        reported = len(skipped)
+
+    for pred in predictions:
+        report()
+        yield pred
+    report()
 
 
 if __name__ == '__main__':

@@ -32,6 +32,7 @@ from mmengine.utils import ProgressBar
 from torch import Tensor, nn
 
 from mmmtl.compat.checkpoint import checkpoint_loading
+from mmmtl.datasets.decoders import ImageDecodeError
 from mmmtl.engine.adapter_checkpoint import load_checkpoint_into
 from mmmtl.registry import DATASETS, MODELS, TRANSFORMS
 from mmmtl.structures import get_task
@@ -50,6 +51,16 @@ class ImageInput(NamedTuple):
     uint8 array)."""
     name: str
     source: ImageSource
+
+
+class ImageReadError(ValueError):
+    """An input image file that cannot be read or decoded (``path``,
+    ``reason``)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f'cannot read image {path}: {reason}')
+        self.path = path
+        self.reason = reason
 
 
 class Prediction(NamedTuple):
@@ -310,25 +321,53 @@ class MultiTaskInferencer:
         ``image`` (as loaded, before any resize).
 
         Raises:
-            ValueError: the file cannot be read as an image.
+            ImageReadError: the file cannot be read as an image.
         """
         if isinstance(item.source, np.ndarray):
             results = self._load_array(dict(img=item.source))
         else:
             try:
                 results = self._load_file(dict(img_path=item.source))
+            except ImageDecodeError as exc:
+                empty = osp.isfile(item.source) and \
+                    osp.getsize(item.source) == 0
+                raise ImageReadError(
+                    item.source, 'the file is empty (0 bytes)' if empty
+                    else 'cannot decode it (truncated, corrupted or not an '
+                    'image)') from exc
+            except OSError as exc:
+                raise ImageReadError(item.source,
+                                     exc.strerror or str(exc)) from exc
             except Exception as exc:
-                raise ValueError(f'cannot read image {item.source}: '
-                                 f'{exc}') from exc
+                raise ImageReadError(item.source, str(exc)) from exc
+            if results is None:  # LoadImageFromFile(ignore_empty=True)
+                raise ImageReadError(item.source, 'the loader skipped it')
         image = results['img']
         packed = self._pipeline(results)
         packed['image'] = image
         return packed
 
     @torch.no_grad()
-    def _predict_batch(self, items: List[ImageInput]) -> List[Prediction]:
-        """Predictions of one batch of images."""
-        prepared = [self._prepare(item) for item in items]
+    def _predict_batch(self, items: List[ImageInput],
+                       skipped: Optional[List[ImageReadError]] = None
+                       ) -> List[Prediction]:
+        """Predictions of one batch of images; with ``skipped`` given, an
+        image that cannot be read is left out (with a warning naming it)
+        and its error appended there instead of raised."""
+        prepared, kept = [], []
+        for item in items:
+            try:
+                prepared.append(self._prepare(item))
+            except ImageReadError as exc:
+                if skipped is None:
+                    raise
+                warnings.warn(f'skipped {exc.path}: {exc.reason}')
+                skipped.append(exc)
+                continue
+            kept.append(item)
+        if not kept:
+            return []
+        items = kept
         batch = pseudo_collate(
             [dict(inputs=p['inputs'], data_samples=p['data_samples'])
              for p in prepared])
@@ -341,13 +380,23 @@ class MultiTaskInferencer:
             for item, p, sample in zip(items, prepared, samples)]
 
     def iter_predictions(self, inputs: InputsType, batch_size: int = 1,
-                         progress: bool = False) -> Iterator[Prediction]:
+                         progress: bool = False,
+                         skipped: Optional[List[ImageReadError]] = None
+                         ) -> Iterator[Prediction]:
         """Yield one :class:`Prediction` per image, in input order.
 
         Args:
             inputs: see :func:`collect_inputs`.
             batch_size: images per model call.
             progress: draw a progress bar on stderr.
+            skipped: if given, image files that cannot be read (empty,
+                corrupted, not an image) are skipped with a warning naming
+                each and their :class:`ImageReadError` appended to this
+                list; by default the first one raises.
+
+        Raises:
+            ImageReadError: an image file cannot be read (``skipped`` not
+                given).
         """
         if batch_size < 1:
             raise ValueError(f'batch_size must be at least 1, got '
@@ -356,7 +405,7 @@ class MultiTaskInferencer:
         bar = ProgressBar(len(items), file=sys.stderr) if progress else None
         for start in range(0, len(items), batch_size):
             batch = items[start:start + batch_size]
-            yield from self._predict_batch(batch)
+            yield from self._predict_batch(batch, skipped)
             if bar is not None:
                 bar.update(len(batch))
         if bar is not None:

@@ -278,3 +278,20 @@ def test_every_method_checkpoint(method, setup, tmp_path):
     for maps, size in zip(inferencer(str(folder), batch_size=2),
                           IMAGE_SIZES.values()):
         check_maps(maps, size)
+
+
+def test_unreadable_images_are_skipped_when_asked(inferencer, tmp_path):
+    folder = tmp_path / 'images'
+    write_images(folder)
+    (folder / 'empty.png').write_bytes(b'')
+    skipped = []
+    with pytest.warns(UserWarning, match=f'skipped {folder}/empty.png: the '
+                      r'file is empty \(0 bytes\)'):
+        names = [pred.name for pred in inferencer.iter_predictions(
+            str(folder), batch_size=2, skipped=skipped)]
+    assert names == sorted(IMAGE_SIZES)
+    assert [(exc.path, exc.reason) for exc in skipped] == [
+        (str(folder / 'empty.png'), 'the file is empty (0 bytes)')]
+    with pytest.raises(ValueError, match=f'cannot read image {folder}/'
+                       r'empty.png: the file is empty \(0 bytes\)'):
+        inferencer(str(folder))  # by default the first one raises

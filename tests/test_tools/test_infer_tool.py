@@ -5,6 +5,7 @@ inferencer's), the progress bar, and the user errors: one line, exit
 status 2.
 """
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -96,6 +97,42 @@ def test_one_command_writes_every_task(setup, tmp_path, capsys):
         grid = cv2.imread(str(out / f'{stem}_grid.png'))
         # 4 columns, 2 rows (the image and 5 tasks) of (H, W) cells
         assert grid.shape[0] > 2 * height and grid.shape[1] > 4 * width
+
+
+@pytest.mark.parametrize('batch_size', [1, 3])
+def test_unreadable_files_are_skipped_and_the_rest_written(
+        setup, tmp_path, capsys, batch_size):
+    """A 0-byte PNG and a text file named .jpg among good images: each is
+    named in a warning, every good image is written, and the run ends
+    with one error line listing the skipped files (exit status 2)."""
+    config, checkpoint, images = setup
+    folder = tmp_path / 'images'
+    shutil.copytree(images, folder)
+    (folder / 'a_empty.png').write_bytes(b'')
+    (folder / 'z_notes.jpg').write_text('not an image')
+    out = tmp_path / 'out'
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        infer([config, checkpoint, folder, '--out-dir', out, '--tasks',
+               'depth', '--batch-size', batch_size, '--device', 'cpu'])
+    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    empty = 'the file is empty (0 bytes)'
+    not_image = 'cannot decode it (truncated, corrupted or not an image)'
+    assert f'warning: skipped {folder}/a_empty.png: {empty}' in captured.err
+    assert f'warning: skipped {folder}/z_notes.jpg: {not_image}' \
+        in captured.err
+    lines = captured.err.strip().splitlines()
+    assert lines[-1] == '(set MMMTL_DEBUG=1 for the full traceback)'
+    assert lines[-2] == (
+        f'error: 2 of 6 image(s) could not be read and were skipped: '
+        f'{folder}/a_empty.png ({empty}); {folder}/z_notes.jpg '
+        f'({not_image}); the other 4 were written to {out}')
+    assert 'Traceback' not in captured.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f'{stem}_depth.png' for stem in IMAGE_SIZES)
+    assert captured.out.strip().endswith(
+        f'4 image(s), tasks depth: 4 files in {out}')
 
 
 def test_tasks_option(setup, tmp_path):
