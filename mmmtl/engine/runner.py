@@ -28,8 +28,8 @@ from mmengine.runner.checkpoint import (_load_checkpoint,
 from mmmtl.compat.checkpoint import checkpoint_loading
 from mmmtl.registry import RUNNERS
 from .adapter_checkpoint import is_adapter_checkpoint, load_adapter_checkpoint
-from .atomic_files import (check_writable_dir, is_write_failure,
-                           remove_quietly, write_error)
+from .atomic_files import (NOT_WRITABLE, check_writable_dir,
+                           is_write_failure, remove_quietly, write_error)
 from .checkpoint_check import check_checkpoint_fits, check_resumable
 from .hooks.work_dir_lock_hook import WorkDirLock
 
@@ -117,8 +117,10 @@ class MultiTaskRunner(Runner):
         try:
             yield
         except OSError as exc:
-            if not is_write_failure(exc):
-                raise
+            if not is_write_failure(exc) or (
+                    exc.errno in NOT_WRITABLE and exc.filename
+                    and not _inside(str(exc.filename), self._work_dir)):
+                raise  # e.g. an unreadable data file: not a write failure
             if exc.filename:
                 raise write_error(None, exc) from exc
             raise write_error(self.work_dir, exc,
@@ -225,6 +227,12 @@ class MultiTaskRunner(Runner):
         self._has_loaded = True
         self.logger.info(f'Load checkpoint from {filename}')
         return checkpoint
+
+
+def _inside(path: str, directory: str) -> bool:
+    """Whether ``path`` lies in ``directory`` (or is it)."""
+    path, directory = osp.abspath(path), osp.abspath(directory)
+    return path == directory or path.startswith(directory + osp.sep)
 
 
 def _write_checked_handle_error(handler: logging.FileHandler) -> Callable:

@@ -111,3 +111,30 @@ def test_read_only_work_dir(setup, tmp_path, capsys, read_only_dir, inside,
         f'{os.strerror(errno.EACCES)}; choose a writable --work-dir (or '
         'make that folder writable)')
     assert sorted(read_only_dir.iterdir()) == []
+
+
+def test_only_write_failures_are_reported_as_such(tmp_path):
+    """EACCES on a file outside the work dir (an unreadable data file) is
+    left as it is; inside it, or a full disk anywhere, is a WriteError."""
+    from types import SimpleNamespace
+
+    from mmmtl.engine import MultiTaskRunner
+    from mmmtl.engine.atomic_files import WriteError
+    work_dir = str(tmp_path / 'work')
+    runner = SimpleNamespace(_work_dir=work_dir, work_dir=work_dir)
+
+    def raising(exc):
+        with MultiTaskRunner._write_failures_explained(runner):
+            raise exc
+
+    denied = os.strerror(errno.EACCES)
+    with pytest.raises(PermissionError):
+        raising(PermissionError(errno.EACCES, denied, '/data/x.jpg'))
+    with pytest.raises(WriteError, match=f'cannot write {work_dir}/a.json'):
+        raising(PermissionError(errno.EACCES, denied, f'{work_dir}/a.json'))
+    with pytest.raises(WriteError, match='cannot write /tmp/x: '):
+        raising(OSError(errno.ENOSPC, NO_SPACE, '/tmp/x'))
+    with pytest.raises(WriteError, match=f'a file in the work dir {work_dir}'):
+        raising(OSError(errno.ENOSPC, NO_SPACE))
+    with pytest.raises(FileNotFoundError):
+        raising(FileNotFoundError(errno.ENOENT, 'gone', '/data/y.jpg'))
