@@ -174,6 +174,8 @@ def remove_refused_log_dir(runner, owner: Optional[dict]) -> bool:
     (its log file and config copy), unless the lock's ``owner`` logs into
     the same dir (both started in the same second). Returns whether it
     was removed."""
+    if getattr(runner, 'log_dir', None) is None:
+        return False
     log_dir = osp.abspath(runner.log_dir)
     if osp.dirname(log_dir) != osp.abspath(runner.work_dir) or \
             not osp.isdir(log_dir):
@@ -211,7 +213,8 @@ class WorkDirLockHook(Hook):
     def before_train(self, runner) -> None:
         error = [None]
         if is_main_process():
-            self.lock = WorkDirLock(runner.work_dir, log_dir=runner.log_dir)
+            log_dir = getattr(runner, 'log_dir', None)
+            self.lock = WorkDirLock(runner.work_dir, log_dir=log_dir)
             try:
                 stale = self.lock.acquire()
             except WorkDirLockedError as exc:
