@@ -5,11 +5,6 @@
 # of every block's qkv layer (Swin's qkv is fused, so q is scaled with k and v)
 # and the input of its MLP's second layer (ffn.layers.1, the paper's l_ff).
 # Trainable: 1,832,384 with the decoders (30,912 IA3 + 1,801,472 decoders).
-_base_ = ['../_base_/pascal_context_swin_t.py']
-ia3 = dict(
-    type='HFPEFTAdapter',
-    peft_config=dict(
-        type='IA3Config',
-        target_modules=r'.*\.(attn\.w_msa\.qkv|ffn\.layers\.1)',
-        feedforward_modules=r'.*\.ffn\.layers\.1'))
-model = dict(backbone=dict(ia3, module=_base_.pretrained_swin_t))
+_base_ = ['../_base_/pascal_context_swin_t.py',
+          '../_base_/models/hf_peft_tuners.py']
+model = dict(backbone=dict(_base_.ia3, module=_base_.pretrained_swin_t))

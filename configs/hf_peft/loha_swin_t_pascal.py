@@ -6,10 +6,6 @@
 # identity) on the qkv and proj layers of every block, r = 4, alpha = 4, no
 # dropout. Trainable: 2,013,440 with the decoders (211,968 LoHa + 1,801,472
 # decoders).
-_base_ = ['../_base_/pascal_context_swin_t.py']
-loha = dict(
-    type='HFPEFTAdapter',
-    peft_config=dict(type='LoHaConfig', r=4, alpha=4, rank_dropout=0.0,
-                     module_dropout=0.0,
-                     target_modules=r'.*\.attn\.w_msa\.(qkv|proj)'))
-model = dict(backbone=dict(loha, module=_base_.pretrained_swin_t))
+_base_ = ['../_base_/pascal_context_swin_t.py',
+          '../_base_/models/hf_peft_tuners.py']
+model = dict(backbone=dict(_base_.loha, module=_base_.pretrained_swin_t))

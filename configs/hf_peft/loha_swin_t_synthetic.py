@@ -2,10 +2,6 @@
 # by all tasks; needs `pip install peft`) on a frozen, randomly initialised
 # Swin-T, synthetic dataset (128x128, 5 tasks): minutes on CPU. Trainable:
 # 2,440,026 with the decoders (211,968 LoHa).
-_base_ = ['../_base_/synthetic_swin_t.py']
-loha = dict(
-    type='HFPEFTAdapter',
-    peft_config=dict(type='LoHaConfig', r=4, alpha=4, rank_dropout=0.0,
-                     module_dropout=0.0,
-                     target_modules=r'.*\.attn\.w_msa\.(qkv|proj)'))
-model = dict(backbone=dict(loha, module=_base_.synthetic_swin_t))
+_base_ = ['../_base_/synthetic_swin_t.py',
+          '../_base_/models/hf_peft_tuners.py']
+model = dict(backbone=dict(_base_.loha, module=_base_.synthetic_swin_t))

@@ -5,10 +5,6 @@
 # block-diagonal orthogonal (Cayley parametrisation, blocks of 32 input
 # channels; R = I at init: identity), no dropout. Trainable: 1,938,368 with the
 # decoders (136,896 OFT + 1,801,472 decoders).
-_base_ = ['../_base_/pascal_context_swin_t.py']
-oft = dict(
-    type='HFPEFTAdapter',
-    peft_config=dict(type='OFTConfig', r=0, oft_block_size=32,
-                     module_dropout=0.0,
-                     target_modules=r'.*\.attn\.w_msa\.(qkv|proj)'))
-model = dict(backbone=dict(oft, module=_base_.pretrained_swin_t))
+_base_ = ['../_base_/pascal_context_swin_t.py',
+          '../_base_/models/hf_peft_tuners.py']
+model = dict(backbone=dict(_base_.oft, module=_base_.pretrained_swin_t))

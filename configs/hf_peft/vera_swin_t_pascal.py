@@ -6,10 +6,6 @@
 # all layers (fixed PRNG key), d (r, init 0.1) and b (out, init 0: identity at
 # init) trained per layer, r = 64. Trainable: 1,820,672 with the decoders
 # (19,200 VeRA + 1,801,472 decoders).
-_base_ = ['../_base_/pascal_context_swin_t.py']
-vera = dict(
-    type='HFPEFTAdapter',
-    peft_config=dict(type='VeraConfig', r=64, d_initial=0.1,
-                     vera_dropout=0.0,
-                     target_modules=r'.*\.attn\.w_msa\.(qkv|proj)'))
-model = dict(backbone=dict(vera, module=_base_.pretrained_swin_t))
+_base_ = ['../_base_/pascal_context_swin_t.py',
+          '../_base_/models/hf_peft_tuners.py']
+model = dict(backbone=dict(_base_.vera, module=_base_.pretrained_swin_t))
