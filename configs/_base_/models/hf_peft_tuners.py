@@ -1,6 +1,6 @@
-# HF PEFT tuners through HFPEFTAdapter on mmseg Swin (docs/en/methods/hf_peft.md;
-# needs `pip install peft`), one adapter shared by all tasks; a leaf adds the
-# wrapped backbone. Targets are mmseg Swin module names.
+# HF PEFT tuners through HFPEFTAdapter on mmseg Swin (docs/en/methods/
+# hf_peft.md; needs `pip install peft`), one adapter shared by all tasks; a
+# leaf adds the wrapped backbone. Targets are mmseg Swin module names.
 SWIN_ATTENTION = r'.*\.attn\.w_msa\.(qkv|proj)'
 vera = dict(
     type='HFPEFTAdapter',
